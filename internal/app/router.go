@@ -1,0 +1,84 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/assistloop/assistloop/graph"
+	"github.com/assistloop/assistloop/internal/assistloop"
+	"github.com/assistloop/assistloop/internal/auth"
+	"github.com/assistloop/assistloop/rest"
+)
+
+// Handler builds the service's HTTP router.
+func (a *App) Handler() http.Handler {
+	m := newMetrics(a.DB)
+	r := chi.NewRouter()
+	r.Use(trustProxies(a.Config.TrustedProxies))
+	r.Use(observe(a.Log, m))
+
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		rest.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.Store.Ping(ctx); err != nil {
+			a.Log.Warn("readiness check failed", "err", err)
+			rest.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+			return
+		}
+		rest.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+	})
+	r.Method(http.MethodGet, "/metrics", m.handler())
+
+	gql := graph.NewHandler(a.Resolver, a.graphOptions())
+	authed := auth.Require(a.Tokens, a.writeGraphQLError)(gql)
+	r.Handle("/graphql", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A WebSocket carries its token in the connection_init payload,
+		// which the GraphQL transport checks; browsers cannot set headers
+		// on the upgrade request.
+		if isWebSocketUpgrade(r) {
+			gql.ServeHTTP(w, r)
+			return
+		}
+		authed.ServeHTTP(w, r)
+	}))
+
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		rest.WriteErrorBody(w, http.StatusNotFound, &assistloop.Error{Code: assistloop.ENOTFOUND, Title: "Not found",
+			Message: "The requested route does not exist."})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		rest.WriteErrorBody(w, http.StatusMethodNotAllowed, &assistloop.Error{Code: assistloop.EINVALID, Title: "Method not allowed",
+			Message: "The route does not support the " + r.Method + " method."})
+	})
+	return r
+}
+
+func isWebSocketUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// writeGraphQLError answers a GraphQL request that failed before reaching
+// the schema (no or bad token) in the GraphQL response shape.
+func (a *App) writeGraphQLError(w http.ResponseWriter, r *http.Request, err error) {
+	e := assistloop.ErrorOf(err)
+	if e.Code == assistloop.EINTERNAL {
+		a.Log.ErrorContext(r.Context(), "authentication failed", "err", err)
+	}
+	code := map[string]string{assistloop.EUNAUTHORIZED: "UNAUTHENTICATED"}[e.Code]
+	if code == "" {
+		code = "INTERNAL_SERVER_ERROR"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(rest.StatusOf(e.Code))
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": e.Message, "extensions": map[string]any{"code": code, "title": e.Title}}},
+	})
+}

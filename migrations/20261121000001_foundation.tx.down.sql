@@ -1,0 +1,11 @@
+DROP TABLE IF EXISTS access_tokens;
+DROP TABLE IF EXISTS oauth_clients;
+DROP TABLE IF EXISTS events;
+DROP TABLE IF EXISTS attachments;
+DROP TABLE IF EXISTS messages;
+DROP TABLE IF EXISTS conversations;
+DROP TABLE IF EXISTS chat_users;
+DROP TABLE IF EXISTS agents;
+DROP TABLE IF EXISTS memberships;
+DROP TABLE IF EXISTS organizations;
+DROP TABLE IF EXISTS users;
