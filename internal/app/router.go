@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/assistloop/assistloop/graph"
+	"github.com/assistloop/assistloop/graph/playground"
 	"github.com/assistloop/assistloop/internal/assistloop"
 	"github.com/assistloop/assistloop/internal/auth"
 	"github.com/assistloop/assistloop/rest"
@@ -49,6 +50,12 @@ func (a *App) Handler() http.Handler {
 		}
 		authed.ServeHTTP(w, r)
 	}))
+
+	// The playground page carries no data: it is public, and every request
+	// it makes to /graphql carries the token typed into its headers editor.
+	pg := playground.Handler(playground.Options{Title: "AssistLoop GraphQL", Endpoint: "/graphql"})
+	r.Handle("/playground", pg)
+	r.Handle("/playground/*", pg)
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		rest.WriteErrorBody(w, http.StatusNotFound, &assistloop.Error{Code: assistloop.ENOTFOUND, Title: "Not found",

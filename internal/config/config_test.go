@@ -1,0 +1,46 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.PublicURL != "http://127.0.0.1:8080" || !c.Embedded() || c.DataDir != ".data" ||
+		c.LogLevel != slog.LevelInfo || c.RateLimitWindow != time.Minute || c.WebhookAllowPrivateTargets || !c.DemoOnEmpty ||
+		c.GraphQLComplexityLimit != 5000 || !c.GraphQLIntrospection || len(c.TrustedProxies) != 2 {
+		t.Errorf("defaults = %+v", c)
+	}
+	c, err = Load(env(map[string]string{"DATABASE_URL": "postgres://u@db/x", "TLS_CERT_FILE": "c", "TLS_KEY_FILE": "k", "ADDR": ":8443"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Embedded() || c.DemoOnEmpty || c.PublicURL != "https://:8443" || !c.TLS() {
+		t.Errorf("configured = %+v", c)
+	}
+}
+
+func TestValidationListsEveryProblem(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"ADDR": "nope", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "DATABASE_URL": "mysql://x", "PUBLIC_URL": "ftp://x",
+		"TLS_CERT_FILE": "only-cert", "REDIS_URL": "http://x", "TRUSTED_PROXIES": "10.0.0.0/8,garbage",
+		"RATE_LIMIT_WINDOW": "-1s", "GRAPHQL_COMPLEXITY_LIMIT": "0", "WEBHOOK_ALLOW_PRIVATE_TARGETS": "maybe",
+	}))
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, key := range []string{"ADDR", "LOG_LEVEL", "LOG_FORMAT", "DATABASE_URL", "PUBLIC_URL", "TLS_CERT_FILE", "REDIS_URL",
+		"TRUSTED_PROXIES", "RATE_LIMIT_WINDOW", "GRAPHQL_COMPLEXITY_LIMIT", "WEBHOOK_ALLOW_PRIVATE_TARGETS"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not mention %s:\n%v", key, err)
+		}
+	}
+}
