@@ -113,7 +113,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RateLimitWindow:            duration("RATE_LIMIT_WINDOW", time.Minute),
 		WebhookAllowPrivateTargets: boolean("WEBHOOK_ALLOW_PRIVATE_TARGETS", false),
 		GraphQLComplexityLimit:     integer("GRAPHQL_COMPLEXITY_LIMIT", 5000),
-		GraphQLIntrospection:       boolean("GRAPHQL_INTROSPECTION", true),
+		GraphQLIntrospection:       boolean("GRAPHQL_INTROSPECTION", getenv("DATABASE_URL") == ""),
 		ShutdownTimeout:            duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
 

@@ -23,7 +23,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Embedded() || c.DemoOnEmpty || c.PublicURL != "https://:8443" || !c.TLS() {
+	if c.Embedded() || c.DemoOnEmpty || c.GraphQLIntrospection || c.PublicURL != "https://:8443" || !c.TLS() {
 		t.Errorf("configured = %+v", c)
 	}
 }

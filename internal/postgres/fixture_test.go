@@ -26,7 +26,7 @@ type services struct {
 	clients       *postgres.ClientService
 }
 
-func newServices(t *testing.T) *services {
+func newServices(t testing.TB) *services {
 	t.Helper()
 	db := pgtest.Open(t)
 	store := postgres.NewDB(db, nil)
@@ -58,7 +58,7 @@ type workspace struct {
 	ctx   context.Context
 }
 
-func (s *services) newWorkspace(t *testing.T, name string) *workspace {
+func (s *services) newWorkspace(t testing.TB, name string) *workspace {
 	t.Helper()
 	u, o, a, err := s.users.CreateUser(context.Background(), assistloop.CreateUserInput{
 		Email:            name + "-" + assistloop.RandomString(8) + "@example.com",
