@@ -12,6 +12,7 @@ import (
 	"github.com/assistloop/assistloop/graph"
 	"github.com/assistloop/assistloop/internal/assistloop"
 	"github.com/assistloop/assistloop/internal/auth"
+	"github.com/assistloop/assistloop/internal/oauth"
 	"github.com/assistloop/assistloop/rest"
 )
 
@@ -49,6 +50,8 @@ func (a *App) Handler() http.Handler {
 		}
 		authed.ServeHTTP(w, r)
 	}))
+
+	oauth.Mount(r, oauth.Options{Users: a.Services.Users, OAuth: a.OAuth, Issuer: a.Config.PublicURL, Log: a.Log})
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		rest.WriteErrorBody(w, http.StatusNotFound, &assistloop.Error{Code: assistloop.ENOTFOUND, Title: "Not found",
