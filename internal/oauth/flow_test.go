@@ -256,4 +256,3 @@ func wantRetrieveError(t *testing.T, err error, code string) {
 		t.Errorf("error response Cache-Control = %q, want no-store", re.Response.Header.Get("Cache-Control"))
 	}
 }
-

@@ -60,6 +60,9 @@ type env struct {
 	DB   *bun.DB
 	Logs *syncBuffer
 
+	// HTTP keeps enough idle connections for the concurrency tests.
+	HTTP *http.Client
+
 	User *assistloop.User
 	// Make is a confidential client registered for Make's callbacks.
 	Make       *assistloop.OAuthClient
@@ -83,7 +86,10 @@ func newEnv(t *testing.T) *env {
 	db := pgtest.Open(t)
 	a := app.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), db)
 	handler = a.Handler()
-	e := &env{t: t, URL: srv.URL, App: a, DB: db, Logs: logs}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	t.Cleanup(tr.CloseIdleConnections)
+	e := &env{t: t, URL: srv.URL, App: a, DB: db, Logs: logs, HTTP: &http.Client{Transport: tr}}
 
 	ctx := context.Background()
 	email := "owner-" + assistloop.RandomString(8) + "@example.com"
@@ -217,7 +223,7 @@ func (e *env) post(path string, body any, basic []string) (int, http.Header, map
 	if basic != nil {
 		req.SetBasicAuth(url.QueryEscape(basic[0]), url.QueryEscape(basic[1]))
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.HTTP.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -231,6 +237,24 @@ func (e *env) post(path string, body any, basic []string) (int, http.Header, map
 	return resp.StatusCode, resp.Header, out
 }
 
+// warm opens n HTTP connections to the server and n database
+// connections, so that n requests sent at once reach the storage together
+// instead of queueing behind handshakes.
+func (e *env) warm(n int) {
+	e.t.Helper()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if resp, err := e.HTTP.Get(e.URL + "/healthz"); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+		wg.Go(func() { _, _ = e.DB.ExecContext(context.Background(), "SELECT pg_sleep(0.05)") })
+	}
+	wg.Wait()
+}
+
 // viewer runs the query /oauth/me is built on and returns the HTTP status
 // and the viewer.
 func (e *env) viewer(token string) (int, map[string]any) {
@@ -239,7 +263,7 @@ func (e *env) viewer(token string) (int, map[string]any) {
 		strings.NewReader(`{"query":"{ viewer { user { uuid name email } scopes } }"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.HTTP.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
