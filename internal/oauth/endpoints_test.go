@@ -286,7 +286,7 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	var dump []string
 	for _, table := range []string{"oauth_clients", "oauth_grants", "oauth_authorization_codes", "oauth_refresh_tokens", "access_tokens", "users"} {
 		var rows []string
-		if err := e.DB.NewRaw("SELECT row_to_json(t)::text FROM " + table + " AS t").Scan(context.Background(), &rows); err != nil {
+		if err := e.DB.NewRaw("SELECT row_to_json(t)::text FROM "+table+" AS t").Scan(context.Background(), &rows); err != nil {
 			t.Fatal(err)
 		}
 		if len(rows) == 0 {
