@@ -230,7 +230,7 @@ func ResolveScopes(requested string, allowed []Scope) ([]Scope, error) {
 	if len(unknown) > 0 {
 		return nil, InvalidField("scope", "Unknown scope "+quote(unknown[0])+".")
 	}
-	if len(scopes) == 0 && len(unknown) == 0 {
+	if len(scopes) == 0 {
 		for _, sc := range DefaultScopes {
 			if slices.Contains(allowed, sc) {
 				scopes = append(scopes, sc)

@@ -54,7 +54,7 @@ func (b *syncBuffer) String() string {
 
 // env is one running service with a user and registered clients.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	URL  string
 	App  *app.App
 	DB   *bun.DB
@@ -71,7 +71,7 @@ type env struct {
 
 // newEnv starts the real router on an httptest server whose URL is also
 // the service's PUBLIC_URL (the OAuth issuer).
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
@@ -132,7 +132,7 @@ var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value=
 
 // consentForm loads the consent page for an authorization URL and returns
 // the page and its hidden fields.
-func consentForm(t *testing.T, b *http.Client, authURL string) (string, url.Values) {
+func consentForm(t testing.TB, b *http.Client, authURL string) (string, url.Values) {
 	t.Helper()
 	resp, err := b.Get(authURL)
 	if err != nil {
@@ -285,7 +285,7 @@ func (e *env) exec(query string, args ...any) {
 	}
 }
 
-func readAll(t *testing.T, resp *http.Response) string {
+func readAll(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -296,7 +296,7 @@ func readAll(t *testing.T, resp *http.Response) string {
 }
 
 // redirectQuery returns the query of a redirect response's Location.
-func redirectQuery(t *testing.T, resp *http.Response) url.Values {
+func redirectQuery(t testing.TB, resp *http.Response) url.Values {
 	t.Helper()
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("status %d, want 302", resp.StatusCode)
