@@ -75,9 +75,8 @@ type Server struct {
 	issuer string
 	log    *slog.Logger
 
-	lib     *server.Server
-	logins  *loginLimiter
-	codeTTL time.Duration
+	lib    *server.Server
+	logins *loginLimiter
 }
 
 // New builds the authorization server.
@@ -90,7 +89,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{
 		users: opts.Users, oauth: opts.OAuth, issuer: strings.TrimRight(opts.Issuer, "/"), log: opts.Log,
-		logins: newLoginLimiter(opts.LoginLimits), codeTTL: opts.CodeTTL,
+		logins: newLoginLimiter(opts.LoginLimits),
 	}
 
 	m := manage.NewManager()

@@ -45,19 +45,26 @@ type refreshRow struct {
 
 // Reasons recorded on a revoked grant.
 const (
-	reasonCodeReplayed    = "authorization code redeemed twice"
-	reasonRefreshReused   = "rotated refresh token presented again"
-	reasonRefreshRevoked  = "refresh token revoked by the client"
-	purgeCodesAfter       = "1 day"
-	purgeCodesBatch       = 100
-	minTokenSecretLength  = 32
-	maxTokenSecretLength  = 256
-	notFoundCode          = "Authorization code"
-	notFoundRefreshToken  = "Refresh token"
-	notFoundGrant         = "Grant"
-	notFoundOAuthClient   = "Client"
-	conflictTitleReplayed = "Authorization code replayed"
-	conflictTitleReused   = "Refresh token reused"
+	reasonCodeReplayed   = "authorization code redeemed twice"
+	reasonRefreshReused  = "rotated refresh token presented again"
+	reasonRefreshRevoked = "refresh token revoked by the client"
+)
+
+// Housekeeping of expired codes, and the shape of the secrets the service
+// accepts (anything else cannot be one of ours and is not looked up).
+const (
+	purgeCodesAfter      = "1 day"
+	purgeCodesBatch      = 100
+	minTokenSecretLength = 32
+	maxTokenSecretLength = 256
+)
+
+// Kinds named in not-found errors.
+const (
+	notFoundCode         = "Authorization code"
+	notFoundRefreshToken = "Refresh token"
+	notFoundGrant        = "Grant"
+	notFoundOAuthClient  = "Client"
 )
 
 // FindClient returns a registered client.
@@ -149,7 +156,7 @@ func (s *OAuthService) findCode(ctx context.Context, idb bun.IDB, code string) (
 }
 
 func codeReplayed() error {
-	return &assistloop.Error{Code: assistloop.ECONFLICT, Title: conflictTitleReplayed,
+	return &assistloop.Error{Code: assistloop.ECONFLICT, Title: "Authorization code replayed",
 		Message: "The authorization code was already redeemed; every token issued from it has been revoked."}
 }
 
@@ -283,7 +290,7 @@ func (s *OAuthService) IssueTokens(ctx context.Context, in assistloop.IssueToken
 }
 
 func refreshReused() error {
-	return &assistloop.Error{Code: assistloop.ECONFLICT, Title: conflictTitleReused,
+	return &assistloop.Error{Code: assistloop.ECONFLICT, Title: "Refresh token reused",
 		Message: "The refresh token was already used; the grant and every token issued from it have been revoked."}
 }
 
