@@ -23,7 +23,6 @@ const (
 	codeInvalidRequest          = "invalid_request"
 	codeInvalidClient           = "invalid_client"
 	codeInvalidGrant            = "invalid_grant"
-	codeUnauthorizedClient      = "unauthorized_client"
 	codeUnsupportedGrantType    = "unsupported_grant_type"
 	codeUnsupportedResponseType = "unsupported_response_type"
 	codeInvalidScope            = "invalid_scope"
