@@ -38,6 +38,7 @@ type App struct {
 	Services graph.Services
 	Tokens   assistloop.TokenService
 	Clients  assistloop.ClientService
+	OAuth    assistloop.OAuthService
 
 	Resolver *graph.Resolver
 	// Executor runs GraphQL documents in-process, with the same schema,
@@ -96,6 +97,7 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 		},
 		Tokens:  postgres.NewTokenService(store),
 		Clients: postgres.NewClientService(store),
+		OAuth:   postgres.NewOAuthService(store),
 	}
 	a.Resolver = &graph.Resolver{Services: a.Services, PublicURL: cfg.PublicURL, Log: log}
 	a.Executor = graph.NewExecutor(a.Resolver, a.graphOptions())

@@ -13,6 +13,7 @@ import (
 	"github.com/assistloop/assistloop/graph/playground"
 	"github.com/assistloop/assistloop/internal/assistloop"
 	"github.com/assistloop/assistloop/internal/auth"
+	"github.com/assistloop/assistloop/internal/oauth"
 	"github.com/assistloop/assistloop/rest"
 )
 
@@ -56,6 +57,8 @@ func (a *App) Handler() http.Handler {
 	pg := playground.Handler(playground.Options{Title: "AssistLoop GraphQL", Endpoint: "/graphql"})
 	r.Handle("/playground", pg)
 	r.Handle("/playground/*", pg)
+
+	oauth.Mount(r, oauth.Options{Users: a.Services.Users, OAuth: a.OAuth, Issuer: a.Config.PublicURL, Log: a.Log})
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		rest.WriteErrorBody(w, http.StatusNotFound, &assistloop.Error{Code: assistloop.ENOTFOUND, Title: "Not found",

@@ -6,4 +6,5 @@ import (
 	"github.com/assistloop/assistloop/internal/pgtest"
 )
 
+// TestMain gives the package's tests a fresh, migrated database.
 func TestMain(m *testing.M) { pgtest.Main(m) }
