@@ -21,6 +21,7 @@ import (
 	"github.com/assistloop/assistloop/internal/config"
 	"github.com/assistloop/assistloop/internal/pgcluster"
 	"github.com/assistloop/assistloop/internal/postgres"
+	"github.com/assistloop/assistloop/internal/webhook"
 	"github.com/assistloop/assistloop/migrations"
 )
 
@@ -43,6 +44,10 @@ type App struct {
 	// Executor runs GraphQL documents in-process, with the same schema,
 	// extensions and error presentation as the HTTP endpoint.
 	Executor *executor.Executor
+
+	// Webhooks configures the webhook delivery engine Run starts. Tests
+	// adjust it (trusted CAs, shorter timeouts) before calling Run.
+	Webhooks webhook.Options
 }
 
 // NewLogger returns the service's structured logger.
@@ -93,12 +98,15 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 			Conversations: postgres.NewConversationService(store),
 			Messages:      postgres.NewMessageService(store),
 			Events:        postgres.NewEventService(store),
+			Webhooks:      postgres.NewWebhookService(store, webhook.NewGuard(cfg.WebhookAllowPrivateTargets)),
 		},
 		Tokens:  postgres.NewTokenService(store),
 		Clients: postgres.NewClientService(store),
 	}
 	a.Resolver = &graph.Resolver{Services: a.Services, PublicURL: cfg.PublicURL, Log: log}
 	a.Executor = graph.NewExecutor(a.Resolver, a.graphOptions())
+	a.Webhooks = webhook.DefaultOptions()
+	a.Webhooks.AllowPrivateTargets = cfg.WebhookAllowPrivateTargets
 	return a
 }
 
