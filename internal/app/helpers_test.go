@@ -17,10 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/assistloop/assistloop/internal/app"
 	"github.com/assistloop/assistloop/internal/assistloop"
 	"github.com/assistloop/assistloop/internal/config"
 	"github.com/assistloop/assistloop/internal/pgtest"
+	"github.com/assistloop/assistloop/internal/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -234,8 +237,8 @@ type receiver struct {
 	got      []delivery
 	arrived  chan delivery
 	respond  func(n int, r *http.Request, w http.ResponseWriter) // n counts from 1
-	inFlight map[string]int
-	overlaps int
+	inFlight map[string]int                                      // attempts in progress, by delivery (webhook-id and path)
+	overlaps int                                                 // attempts that began while another of the same delivery was in progress
 }
 
 func newReceiver(t testing.TB, respond func(n int, r *http.Request, w http.ResponseWriter)) *receiver {
@@ -244,7 +247,7 @@ func newReceiver(t testing.TB, respond func(n int, r *http.Request, w http.Respo
 	rc.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		d := delivery{Path: r.URL.Path, Header: r.Header.Clone(), Body: body, At: time.Now()}
-		id := r.Header.Get("webhook-id")
+		id := r.Header.Get("webhook-id") + " " + r.URL.Path // one delivery
 		rc.mu.Lock()
 		rc.got = append(rc.got, d)
 		n := len(rc.got)
@@ -313,4 +316,18 @@ func fill(template string, values map[string]string) string {
 		template = strings.ReplaceAll(template, "{{"+k+"}}", v)
 	}
 	return template
+}
+
+// fanOutAll creates the deliveries of every event, as the fan-out worker
+// would, for tests that run without workers.
+func fanOutAll(t testing.TB, a *app.App) {
+	t.Helper()
+	ctx := assistloop.NewSystemContext(context.Background())
+	var ids []uuid.UUID
+	if err := a.DB.NewRaw("SELECT id FROM events ORDER BY txid, seq").Scan(ctx, &ids); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.NewDeliveryQueue(a.Store).FanOut(ctx, "test", ids); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -330,7 +330,8 @@ ON CONFLICT (event_id, subscription_id) DO UPDATE SET
     lease_token = NULL,
     completed_at = NULL,
     updated_at = EXCLUDED.updated_at
-RETURNING d.*`,
+RETURNING d.id, d.event_id, d.subscription_id, d.organization_id, d.status, d.attempts, d.max_attempts,
+    d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at, d.completed_at`,
 			uuid.New(), ev.ID, sub.ID, sub.OrganizationID, assistloop.MaxDeliveryAttempts, ts, ts, ts,
 			assistloop.MaxDeliveryAttempts).Scan(ctx, d)
 		if err != nil {

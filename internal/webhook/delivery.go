@@ -29,10 +29,13 @@ func (e *Engine) RunDelivery(ctx context.Context) {
 	defer stopWaiting()
 
 	out := make(chan finished, e.opts.Concurrency)
+	// rescheduled tells the loop that recorded attempts scheduled retries
+	// (or released leases): the next due time may have moved closer.
+	rescheduled := make(chan struct{}, 1)
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)
-		e.record(context.WithoutCancel(ctx), out)
+		e.record(context.WithoutCancel(ctx), out, rescheduled)
 	}()
 
 	var (
@@ -83,6 +86,7 @@ func (e *Engine) RunDelivery(ctx context.Context) {
 		case <-ctx.Done():
 		case <-wake:
 		case <-freed:
+		case <-rescheduled:
 		case <-timer.C:
 		}
 	}
@@ -123,9 +127,10 @@ func (e *Engine) attempt(ctx context.Context, job *assistloop.DeliveryJob) finis
 	return finished{result: r}
 }
 
-// record writes finished attempts in batches until in closes. ctx is not
-// cancelled at shutdown, so the last results are still written.
-func (e *Engine) record(ctx context.Context, in <-chan finished) {
+// record writes finished attempts in batches until in closes, signalling
+// rescheduled when a batch made deliveries due again. ctx is not cancelled
+// at shutdown, so the last results are still written.
+func (e *Engine) record(ctx context.Context, in <-chan finished, rescheduled chan<- struct{}) {
 	for f := range in {
 		batch := []finished{f}
 	drain:
@@ -142,9 +147,11 @@ func (e *Engine) record(ctx context.Context, in <-chan finished) {
 		}
 		var results []*assistloop.AttemptResult
 		var releases []*assistloop.DeliveryJob
+		retries := false
 		for _, f := range batch {
 			if f.result != nil {
 				results = append(results, f.result)
+				retries = retries || f.result.Outcome == assistloop.OutcomeRetry
 			} else {
 				releases = append(releases, f.release)
 			}
@@ -155,6 +162,12 @@ func (e *Engine) record(ctx context.Context, in <-chan finished) {
 		e.retryWrite(ctx, "releasing leases", func(ctx context.Context) error {
 			return e.queue.ReleaseDeliveries(ctx, releases)
 		})
+		if retries || len(releases) > 0 {
+			select {
+			case rescheduled <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 

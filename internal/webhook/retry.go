@@ -27,7 +27,7 @@ type RetryPolicy struct {
 // given the receiver's Retry-After (0 when absent).
 func (p RetryPolicy) Delay(retry int, retryAfter time.Duration) time.Duration {
 	step := p.Base
-	for i := 1; i < retry && step < p.Max; i++ {
+	for i := 1; i < retry && (p.Max <= 0 || step < p.Max) && step < time.Duration(1)<<60; i++ {
 		step *= 2
 	}
 	if p.Max > 0 && step > p.Max {
