@@ -243,6 +243,14 @@ func (q *DeliveryQueue) RecordAttempts(ctx context.Context, results []*assistloo
 		return wrap("record attempts", err)
 	}
 	err = q.db.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if len(gone) > 0 {
+			// Lock order: subscriptions before their deliveries, as
+			// UnsubscribeWebhook does, so the two cannot deadlock.
+			if _, err := tx.NewRaw("SELECT id FROM webhook_subscriptions WHERE id IN (?) ORDER BY id FOR NO KEY UPDATE",
+				bun.In(gone)).Exec(ctx); err != nil {
+				return err
+			}
+		}
 		_, err := tx.NewRaw(`
 WITH r AS (
     SELECT * FROM json_to_recordset(?::json) AS r(delivery_id uuid, lease_token uuid, number integer,

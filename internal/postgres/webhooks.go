@@ -117,7 +117,10 @@ func (s *WebhookService) UnsubscribeWebhook(ctx context.Context, id string) erro
 	err = s.db.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		sub := new(assistloop.WebhookSubscription)
 		// Unsubscribed ones included: repeating an unsubscribe succeeds.
-		q := tx.NewSelect().Model(sub).Where("?TableAlias.id = ?", id).For("UPDATE")
+		// NO KEY UPDATE: a concurrent fan-out's foreign-key checks on the
+		// subscription need not wait. Lock order everywhere: the
+		// subscription, then its deliveries.
+		q := tx.NewSelect().Model(sub).Where("?TableAlias.id = ?", id).For("NO KEY UPDATE")
 		if err := visibleTo(q, p, "organization_id").Scan(ctx); err != nil {
 			return notFound("Webhook", err)
 		}
