@@ -212,3 +212,33 @@ func TestWebhookWorkersNeverOverlap(t *testing.T) {
 		t.Errorf("claims %d + %d, want both workers busy and %d in all", c1, c2, 3*n)
 	}
 }
+
+// TestFanOutEveryWorkspaceAndLostCursor: one engine serves every
+// workspace (it acts as the system principal), and a cursor naming an
+// event that no longer exists does not stop it.
+func TestFanOutEveryWorkspaceAndLostCursor(t *testing.T) {
+	rc := newReceiver(t, nil)
+	a := newApp(t, testConfig(t))
+	base := serveAPI(t, a)
+	opts := a.Webhooks
+	opts.RootCAs = rc.roots()
+	opts.RestartDelay = 10 * time.Millisecond
+	if _, err := a.DB.NewRaw(`INSERT INTO webhook_cursors (name, event_id) VALUES ('webhooks', gen_random_uuid())
+		ON CONFLICT (name) DO UPDATE SET event_id = EXCLUDED.event_id`).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	accs := []account{newAccount(t, a, "Acme Corporation"), newAccount(t, a, "Other Inc")}
+	for i, acc := range accs {
+		subscribe(t, base, acc, rc.URL+"/"+acc.OrganizationID, "new_conversation")
+		startConversation(t, base, accs[i], "hello")
+	}
+	w := startWorker(a, opts)
+	defer w.stop()
+	eventually(t, "both workspaces' deliveries", func() bool {
+		paths := map[string]bool{}
+		for _, d := range rc.requests() {
+			paths[d.Path] = true
+		}
+		return paths["/"+accs[0].OrganizationID] && paths["/"+accs[1].OrganizationID]
+	})
+}
