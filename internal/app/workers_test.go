@@ -104,6 +104,9 @@ func TestWebhookNoLossAcrossRestart(t *testing.T) {
 	opts.RootCAs = rc.roots()
 	opts.Concurrency, opts.ClaimBatch = 2, 2
 	opts.Retry.Base = 20 * time.Millisecond
+	// A hard stop: attempts in flight are abandoned at once rather than
+	// given time to finish, the worst case for duplicates.
+	opts.ShutdownGrace = time.Nanosecond
 	acc := newAccount(t, a, "Acme Corporation")
 	subscribe(t, base, acc, rc.URL+"/a", "new_conversation")
 	subscribe(t, base, acc, rc.URL+"/b", "new_conversation")
@@ -241,4 +244,40 @@ func TestFanOutEveryWorkspaceAndLostCursor(t *testing.T) {
 		}
 		return paths["/"+accs[0].OrganizationID] && paths["/"+accs[1].OrganizationID]
 	})
+}
+
+// TestWebhookGracefulStop: a worker told to stop lets the attempt in
+// flight finish and records it, so the receiver sees no duplicate.
+func TestWebhookGracefulStop(t *testing.T) {
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	rc := newReceiver(t, func(n int, _ *http.Request, w http.ResponseWriter) {
+		if n == 1 {
+			close(inFlight)
+			<-release
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	a := newApp(t, testConfig(t))
+	base := serveAPI(t, a)
+	opts := a.Webhooks
+	opts.RootCAs = rc.roots()
+	acc := newAccount(t, a, "Acme Corporation")
+	subID, _ := subscribe(t, base, acc, rc.URL+"/hook", "new_conversation")
+	w := startWorker(a, opts)
+	startConversation(t, base, acc, "Hi")
+	select {
+	case <-inFlight:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no delivery started")
+	}
+	w.cancel()
+	time.AfterFunc(50*time.Millisecond, func() { close(release) })
+	w.wg.Wait()
+	var status string
+	if err := a.DB.NewRaw("SELECT status FROM webhook_deliveries WHERE subscription_id = ?", subID).Scan(context.Background(), &status); err != nil {
+		t.Fatal(err)
+	}
+	if status != "succeeded" || len(rc.requests()) != 1 {
+		t.Errorf("delivery %s after %d requests, want succeeded after 1", status, len(rc.requests()))
+	}
 }

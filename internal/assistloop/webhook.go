@@ -292,7 +292,8 @@ type WebhookService interface {
 	WebhookSubscriptionsByIDs(ctx context.Context, ids []string) ([]*WebhookSubscription, error)
 	// ListWebhookDeliveries lists a subscription's deliveries, newest first.
 	ListWebhookDeliveries(ctx context.Context, f DeliveryFilter, page Page) (*WebhookDeliveryPage, error)
-	// FindWebhookDelivery returns ENOTFOUND for a missing or foreign delivery.
+	// FindWebhookDelivery returns ENOTFOUND for a missing or foreign
+	// delivery, or one of an unsubscribed subscription.
 	FindWebhookDelivery(ctx context.Context, id uuid.UUID) (*WebhookDelivery, error)
 	// AttemptsByDeliveryIDs returns the attempts of the deliveries, oldest
 	// first.

@@ -255,14 +255,17 @@ func (s *WebhookService) ListWebhookDeliveries(ctx context.Context, f assistloop
 	return &assistloop.WebhookDeliveryPage{Deliveries: rows, Cursors: cursors, PageInfo: info}, nil
 }
 
-// FindWebhookDelivery returns a delivery of the caller's workspaces.
+// FindWebhookDelivery returns a delivery of a live subscription of the
+// caller's workspaces.
 func (s *WebhookService) FindWebhookDelivery(ctx context.Context, id uuid.UUID) (*assistloop.WebhookDelivery, error) {
 	p, err := assistloop.RequirePrincipal(ctx)
 	if err != nil {
 		return nil, err
 	}
 	d := new(assistloop.WebhookDelivery)
-	q := s.db.bun.NewSelect().Model(d).Where("?TableAlias.id = ?", id)
+	// Deliveries of an unsubscribed subscription went with it.
+	q := s.db.bun.NewSelect().Model(d).Where("?TableAlias.id = ?", id).
+		Where("?TableAlias.subscription_id IN (SELECT w.id FROM webhook_subscriptions AS w WHERE w.status <> ?)", assistloop.WebhookUnsubscribed)
 	if err := visibleTo(q, p, "organization_id").Scan(ctx); err != nil {
 		return nil, wrap("find webhook delivery", notFound("Webhook delivery", err))
 	}

@@ -21,10 +21,29 @@ const recordBatch = 256
 // RunDelivery runs this process's delivery workers, as the system
 // principal, until ctx ends: it claims due deliveries, sends up to
 // Concurrency of them at once, and records the attempts in batches. When
-// ctx ends, sends in flight are abandoned and their leases released, so
-// another worker retries them at once.
+// ctx ends it claims nothing more and gives the attempts in flight
+// ShutdownGrace to finish; those still running then are abandoned and their
+// leases released, so another worker retries them at once (the receiver
+// may then see the event twice, with the same webhook-id).
 func (e *Engine) RunDelivery(ctx context.Context) {
 	ctx = assistloop.NewSystemContext(ctx)
+	// Attempts outlive ctx by the grace period.
+	sendCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-sendCtx.Done():
+			return
+		}
+		grace := time.NewTimer(e.opts.ShutdownGrace)
+		defer grace.Stop()
+		select {
+		case <-grace.C:
+			abandon()
+		case <-sendCtx.Done():
+		}
+	}()
 	wake, stopWaiting := e.queue.WaitDeliveries()
 	defer stopWaiting()
 
@@ -62,7 +81,7 @@ func (e *Engine) RunDelivery(ctx context.Context) {
 				senders.Add(1)
 				go func() {
 					defer senders.Done()
-					out <- e.attempt(ctx, job)
+					out <- e.attempt(sendCtx, job)
 					<-slots
 					if e.opts.Concurrency-len(slots) >= refill {
 						select {

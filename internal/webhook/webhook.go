@@ -43,6 +43,9 @@ type Options struct {
 	// Lease is how long a claimed delivery stays with its worker; it must
 	// outlast Timeout, so an attempt always ends before its lease does.
 	Lease time.Duration
+	// ShutdownGrace is how long attempts in flight may go on once the
+	// engine is told to stop.
+	ShutdownGrace time.Duration
 	// IdlePoll bounds the sleep of an idle delivery worker (a lost
 	// notification, a crashed worker's lease running out).
 	IdlePoll time.Duration
@@ -58,15 +61,16 @@ type Options struct {
 // attempt, 3 retries).
 func DefaultOptions() Options {
 	return Options{
-		Timeout:      15 * time.Second,
-		Retry:        RetryPolicy{Base: 5 * time.Second, Max: 10 * time.Minute, MaxRetryAfter: time.Hour},
-		Concurrency:  64,
-		ClaimBatch:   64,
-		Lease:        45 * time.Second, // Timeout + 30 s for recording
-		IdlePoll:     2 * time.Second,
-		FanOutBatch:  256,
-		RestartDelay: time.Second,
-		CursorName:   "webhooks",
+		Timeout:       15 * time.Second,
+		Retry:         RetryPolicy{Base: 5 * time.Second, Max: 10 * time.Minute, MaxRetryAfter: time.Hour},
+		Concurrency:   64,
+		ClaimBatch:    64,
+		Lease:         45 * time.Second, // Timeout + 30 s for recording
+		ShutdownGrace: 5 * time.Second,
+		IdlePoll:      2 * time.Second,
+		FanOutBatch:   256,
+		RestartDelay:  time.Second,
+		CursorName:    "webhooks",
 	}
 }
 
@@ -92,6 +96,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Lease < o.Timeout+time.Second {
 		o.Lease = o.Timeout + 30*time.Second
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = d.ShutdownGrace
 	}
 	if o.IdlePoll <= 0 {
 		o.IdlePoll = d.IdlePoll
