@@ -45,9 +45,9 @@ type App struct {
 	// extensions and error presentation as the HTTP endpoint.
 	Executor *executor.Executor
 
-	// Webhooks configures the webhook delivery engine Run starts. Tests
+	// WebhookOptions configure the webhook delivery engine Run starts. Tests
 	// adjust it (trusted CAs, shorter timeouts) before calling Run.
-	Webhooks webhook.Options
+	WebhookOptions webhook.Options
 }
 
 // NewLogger returns the service's structured logger.
@@ -105,8 +105,8 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 	}
 	a.Resolver = &graph.Resolver{Services: a.Services, PublicURL: cfg.PublicURL, Log: log}
 	a.Executor = graph.NewExecutor(a.Resolver, a.graphOptions())
-	a.Webhooks = webhook.DefaultOptions()
-	a.Webhooks.AllowPrivateTargets = cfg.WebhookAllowPrivateTargets
+	a.WebhookOptions = webhook.DefaultOptions()
+	a.WebhookOptions.AllowPrivateTargets = cfg.WebhookAllowPrivateTargets
 	return a
 }
 

@@ -85,7 +85,7 @@ func (a *App) startWorkers(ctx context.Context, wg *sync.WaitGroup) {
 
 // WebhookEngine returns a webhook delivery engine (fan-out and delivery
 // workers) over the app's database and GraphQL executor, configured by
-// a.Webhooks.
+// a.WebhookOptions.
 func (a *App) WebhookEngine() *webhook.Engine {
-	return webhook.NewEngine(postgres.NewDeliveryQueue(a.Store), a.Executor, a.Webhooks, a.Log.With("component", "webhooks"))
+	return webhook.NewEngine(postgres.NewDeliveryQueue(a.Store), a.Executor, a.WebhookOptions, a.Log.With("component", "webhooks"))
 }

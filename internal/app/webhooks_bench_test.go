@@ -81,7 +81,7 @@ func (br *benchReceiver) arrivedAt(conv string) time.Time {
 // benchApp serves the whole service with its workers, delivering to br.
 func benchApp(b *testing.B, br *benchReceiver) (*app.App, string, account) {
 	a := newApp(b, testConfig(b))
-	a.Webhooks.RootCAs = br.roots()
+	a.WebhookOptions.RootCAs = br.roots()
 	base := serve(b, a)
 	return a, base, newAccount(b, a, "Acme Corporation")
 }

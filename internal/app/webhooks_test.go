@@ -47,8 +47,8 @@ func verify(t *testing.T, secret string, d delivery) {
 func startWebhookApp(t *testing.T, rc *receiver, tune func(*app.App)) (*app.App, string) {
 	t.Helper()
 	a := newApp(t, testConfig(t))
-	a.Webhooks.RootCAs = rc.roots()
-	a.Webhooks.Retry.Base = 20 * time.Millisecond
+	a.WebhookOptions.RootCAs = rc.roots()
+	a.WebhookOptions.Retry.Base = 20 * time.Millisecond
 	if tune != nil {
 		tune(a)
 	}
@@ -222,8 +222,8 @@ func TestWebhookRetries(t *testing.T) {
 	})
 	const base = 200 * time.Millisecond
 	a, url := startWebhookApp(t, rc, func(a *app.App) {
-		a.Webhooks.Retry.Base = base
-		a.Webhooks.Retry.Rand = func() float64 { return 0.5 } // delays: 150 ms, then 300 ms
+		a.WebhookOptions.Retry.Base = base
+		a.WebhookOptions.Retry.Rand = func() float64 { return 0.5 } // delays: 150 ms, then 300 ms
 	})
 	acc := newAccount(t, a, "Acme Corporation")
 	subID, secret := subscribe(t, url, acc, rc.URL+"/hook", "new_conversation")
@@ -374,7 +374,7 @@ func TestWebhookTimeout(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	})
 	defer close(release)
-	a, url := startWebhookApp(t, rc, func(a *app.App) { a.Webhooks.Timeout = 300 * time.Millisecond })
+	a, url := startWebhookApp(t, rc, func(a *app.App) { a.WebhookOptions.Timeout = 300 * time.Millisecond })
 	acc := newAccount(t, a, "Acme Corporation")
 	subID, _ := subscribe(t, url, acc, rc.URL+"/slow", "new_conversation")
 	startConversation(t, url, acc, "Hi")

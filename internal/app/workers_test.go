@@ -100,7 +100,7 @@ func TestWebhookNoLossAcrossRestart(t *testing.T) {
 	})
 	a := newApp(t, testConfig(t))
 	base := serveAPI(t, a)
-	opts := a.Webhooks
+	opts := a.WebhookOptions
 	opts.RootCAs = rc.roots()
 	opts.Concurrency, opts.ClaimBatch = 2, 2
 	opts.Retry.Base = 20 * time.Millisecond
@@ -171,7 +171,7 @@ func TestWebhookWorkersNeverOverlap(t *testing.T) {
 	})
 	a := newApp(t, testConfig(t))
 	base := serveAPI(t, a)
-	opts := a.Webhooks
+	opts := a.WebhookOptions
 	opts.RootCAs = rc.roots()
 	opts.Concurrency, opts.ClaimBatch = 4, 2
 	acc := newAccount(t, a, "Acme Corporation")
@@ -223,7 +223,7 @@ func TestFanOutEveryWorkspaceAndLostCursor(t *testing.T) {
 	rc := newReceiver(t, nil)
 	a := newApp(t, testConfig(t))
 	base := serveAPI(t, a)
-	opts := a.Webhooks
+	opts := a.WebhookOptions
 	opts.RootCAs = rc.roots()
 	opts.RestartDelay = 10 * time.Millisecond
 	if _, err := a.DB.NewRaw(`INSERT INTO webhook_cursors (name, event_id) VALUES ('webhooks', gen_random_uuid())
@@ -259,7 +259,7 @@ func TestWebhookGracefulStop(t *testing.T) {
 	})
 	a := newApp(t, testConfig(t))
 	base := serveAPI(t, a)
-	opts := a.Webhooks
+	opts := a.WebhookOptions
 	opts.RootCAs = rc.roots()
 	acc := newAccount(t, a, "Acme Corporation")
 	subID, _ := subscribe(t, base, acc, rc.URL+"/hook", "new_conversation")
