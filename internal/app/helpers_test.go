@@ -255,14 +255,15 @@ func newReceiver(t testing.TB, respond func(n int, r *http.Request, w http.Respo
 		if rc.inFlight[id] > 1 {
 			rc.overlaps++
 		}
+		respond := rc.respond
 		rc.mu.Unlock()
 		defer func() {
 			rc.mu.Lock()
 			rc.inFlight[id]--
 			rc.mu.Unlock()
 		}()
-		if rc.respond != nil {
-			rc.respond(n, r, w)
+		if respond != nil {
+			respond(n, r, w)
 		} else {
 			w.WriteHeader(http.StatusOK)
 		}
@@ -270,6 +271,13 @@ func newReceiver(t testing.TB, respond func(n int, r *http.Request, w http.Respo
 	}))
 	t.Cleanup(rc.Close)
 	return rc
+}
+
+// setRespond changes how the receiver answers.
+func (rc *receiver) setRespond(respond func(n int, r *http.Request, w http.ResponseWriter)) {
+	rc.mu.Lock()
+	rc.respond = respond
+	rc.mu.Unlock()
 }
 
 // roots returns a pool trusting the receiver's certificate.

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"net/http"
 	"reflect"
 	"sort"
 	"strings"
@@ -241,5 +240,4 @@ func TestWebhookTenancy(t *testing.T) {
 		log = readLog(t, base, acc, subID)
 		return log.Deliveries.Nodes[0].Status == "SUCCEEDED" && len(log.Deliveries.Nodes[0].Attempts) == 2
 	})
-	_ = http.StatusOK
 }

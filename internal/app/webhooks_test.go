@@ -150,7 +150,6 @@ func checkHeaders(t *testing.T, d delivery) {
 	if !strings.HasPrefix(d.Header.Get("webhook-signature"), "v1,") {
 		t.Errorf("webhook-signature %q: want v1,…", d.Header.Get("webhook-signature"))
 	}
-	_ = http.StatusOK
 }
 
 const deliveryLogQuery = `query($id: ID!) {
@@ -320,8 +319,7 @@ func TestWebhookGiveUp(t *testing.T) {
 // TestWebhookGone: 410 disables the subscription; later events are not
 // delivered to it.
 func TestWebhookGone(t *testing.T) {
-	rc := newReceiver(t, func(int, *http.Request, http.ResponseWriter) {})
-	rc.respond = func(_ int, _ *http.Request, w http.ResponseWriter) { w.WriteHeader(http.StatusGone) }
+	rc := newReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) { w.WriteHeader(http.StatusGone) })
 	a, url := startWebhookApp(t, rc, nil)
 	acc := newAccount(t, a, "Acme Corporation")
 	subID, _ := subscribe(t, url, acc, rc.URL+"/gone", "new_conversation")
@@ -342,7 +340,7 @@ func TestWebhookGone(t *testing.T) {
 
 	// A second subscription proves the next event is fanned out, while the
 	// disabled one gets nothing.
-	rc.respond = nil
+	rc.setRespond(nil)
 	subscribe(t, url, acc, rc.URL+"/live", "new_conversation")
 	startConversation(t, url, acc, "two")
 	if d := rc.next(t); d.Path != "/live" {
