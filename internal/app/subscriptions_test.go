@@ -412,14 +412,21 @@ func TestWebSocketKeepAlive(t *testing.T) {
 
 // liveStreams counts the goroutines serving subscriptions.
 func liveStreams() int {
+	return goroutines("postgres.(*EventService).StreamEvents", "postgres.(*MessageService).SubscribeMessages",
+		"transport.(*wsConnection)")
+}
+
+// goroutines counts the goroutines whose stack mentions any of funcs.
+func goroutines(funcs ...string) int {
 	buf := make([]byte, 1<<22)
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "postgres.(*EventService).StreamEvents") ||
-			strings.Contains(g, "postgres.(*MessageService).SubscribeMessages") ||
-			strings.Contains(g, "transport.(*wsConnection)") {
-			n++
+		for _, f := range funcs {
+			if strings.Contains(g, f) {
+				n++
+				break
+			}
 		}
 	}
 	return n

@@ -263,6 +263,8 @@ func TestWebhookGracefulStop(t *testing.T) {
 	opts.RootCAs = rc.roots()
 	acc := newAccount(t, a, "Acme Corporation")
 	subID, _ := subscribe(t, base, acc, rc.URL+"/hook", "new_conversation")
+	engine := []string{"webhook.(*Engine)", "postgres.(*EventService).StreamEvents"}
+	before := goroutines(engine...)
 	w := startWorker(a, opts)
 	startConversation(t, base, acc, "Hi")
 	select {
@@ -280,4 +282,6 @@ func TestWebhookGracefulStop(t *testing.T) {
 	if status != "succeeded" || len(rc.requests()) != 1 {
 		t.Errorf("delivery %s after %d requests, want succeeded after 1", status, len(rc.requests()))
 	}
+	// The stopped engine leaves nothing running: no worker, no stream.
+	eventually(t, "the engine's goroutines to end", func() bool { return goroutines(engine...) <= before })
 }
