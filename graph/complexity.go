@@ -34,4 +34,13 @@ func setComplexity(c *ComplexityRoot) {
 	c.Conversation.Messages = func(child int, _ *model.MessageFilter, first *int, _ *string, _ *int) int {
 		return page(child, first)
 	}
+	c.Query.WebhookSubscriptions = func(child int, _ *string, _ *string, first *int, _ *string, _ *int) int {
+		return page(child, first)
+	}
+	c.WebhookSubscription.Deliveries = func(child int, _ *assistloop.DeliveryStatus, first *int, _ *string, _ *int) int {
+		return page(child, first)
+	}
+	// A round has at most MaxDeliveryAttempts attempts; redeliveries add
+	// rounds, so price a few.
+	c.WebhookDelivery.Attempts = func(child int) int { return 1 + child*2*assistloop.MaxDeliveryAttempts }
 }

@@ -180,3 +180,29 @@ func agentConnection(page *assistloop.AgentPage) *model.AgentConnection {
 	}
 	return out
 }
+
+func webhookSubscriptionConnection(page *assistloop.WebhookSubscriptionPage) *model.WebhookSubscriptionConnection {
+	out := &model.WebhookSubscriptionConnection{Nodes: page.Subscriptions, PageInfo: pageInfo(page.PageInfo),
+		Edges: make([]*model.WebhookSubscriptionEdge, len(page.Subscriptions))}
+	for i, w := range page.Subscriptions {
+		out.Edges[i] = &model.WebhookSubscriptionEdge{Cursor: page.Cursors[i], Node: w}
+	}
+	return out
+}
+
+func webhookDeliveryConnection(ctx context.Context, page *assistloop.WebhookDeliveryPage) *model.WebhookDeliveryConnection {
+	l := loadersFrom(ctx)
+	if selected(ctx, "attempts") {
+		ids := make([]uuid.UUID, len(page.Deliveries))
+		for i, d := range page.Deliveries {
+			ids[i] = d.ID
+		}
+		prefetch(ctx, l.attempts, ids)
+	}
+	out := &model.WebhookDeliveryConnection{Nodes: page.Deliveries, PageInfo: pageInfo(page.PageInfo),
+		Edges: make([]*model.WebhookDeliveryEdge, len(page.Deliveries))}
+	for i, d := range page.Deliveries {
+		out.Edges[i] = &model.WebhookDeliveryEdge{Cursor: page.Cursors[i], Node: d}
+	}
+	return out
+}

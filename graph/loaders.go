@@ -20,6 +20,9 @@ type loaders struct {
 	users         *dataloadgen.Loader[string, *assistloop.User]
 	conversations *dataloadgen.Loader[uuid.UUID, *assistloop.Conversation]
 	attachments   *dataloadgen.Loader[uuid.UUID, []*assistloop.Attachment]
+	events        *dataloadgen.Loader[uuid.UUID, *assistloop.Event]
+	webhooks      *dataloadgen.Loader[string, *assistloop.WebhookSubscription]
+	attempts      *dataloadgen.Loader[uuid.UUID, []*assistloop.WebhookDeliveryAttempt]
 }
 
 // loaderWait is how long a loader collects keys before it queries. gqlgen
@@ -54,6 +57,28 @@ func newLoaders(r *Resolver) *loaders {
 				out[i] = byMessage[id]
 				if out[i] == nil {
 					out[i] = []*assistloop.Attachment{}
+				}
+			}
+			return out, nil
+		}, opts...),
+		events: dataloadgen.NewLoader(byKey(r.Services.Events.EventsByIDs,
+			func(e *assistloop.Event) uuid.UUID { return e.ID }, "Event"), opts...),
+		webhooks: dataloadgen.NewLoader(byKey(r.Services.Webhooks.WebhookSubscriptionsByIDs,
+			func(w *assistloop.WebhookSubscription) string { return w.ID }, "Webhook"), opts...),
+		attempts: dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([][]*assistloop.WebhookDeliveryAttempt, []error) {
+			as, err := r.Services.Webhooks.AttemptsByDeliveryIDs(ctx, ids)
+			if err != nil {
+				return nil, []error{err}
+			}
+			byDelivery := make(map[uuid.UUID][]*assistloop.WebhookDeliveryAttempt, len(ids))
+			for _, a := range as {
+				byDelivery[a.DeliveryID] = append(byDelivery[a.DeliveryID], a)
+			}
+			out := make([][]*assistloop.WebhookDeliveryAttempt, len(ids))
+			for i, id := range ids {
+				out[i] = byDelivery[id]
+				if out[i] == nil {
+					out[i] = []*assistloop.WebhookDeliveryAttempt{}
 				}
 			}
 			return out, nil

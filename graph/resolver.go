@@ -21,6 +21,7 @@ type Services struct {
 	Conversations assistloop.ConversationService
 	Messages      assistloop.MessageService
 	Events        assistloop.EventService
+	Webhooks      assistloop.WebhookService
 }
 
 // Resolver is the root resolver: the dependencies every resolver uses.

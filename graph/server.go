@@ -77,7 +77,12 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 		keepAlive = 15 * time.Second
 	}
 	srv.AddTransport(transport.Websocket{
+		// graphql-ws (legacy) gets "ka" messages; graphql-transport-ws
+		// gets "ping" and must answer "pong" within two intervals, or the
+		// connection (and its subscriptions) is closed: a vanished peer
+		// does not hold streams open.
 		KeepAlivePingInterval: keepAlive,
+		PingPongInterval:      keepAlive,
 		InitTimeout:           10 * time.Second,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			token, ok := auth.BearerToken(payload.Authorization())

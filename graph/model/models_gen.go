@@ -110,6 +110,15 @@ type PageInfo struct {
 type Query struct {
 }
 
+type RedeliverEventInput struct {
+	SubscriptionID string `json:"subscriptionId"`
+	EventID        string `json:"eventId"`
+}
+
+type RedeliverEventPayload struct {
+	Delivery *assistloop.WebhookDelivery `json:"delivery"`
+}
+
 type ReplyToConversationInput struct {
 	ConversationUUID string `json:"conversationUuid"`
 	Content          string `json:"content"`
@@ -144,10 +153,68 @@ type StartConversationPayload struct {
 	Message      *assistloop.Message      `json:"message"`
 }
 
+// A subscription request, field for field the REST body of
+// `POST /webhooks/subscribe`. Every field is checked by the service and each
+// problem is reported in `extensions.fields` under the REST parameter name
+// (`organization_uuid`, `agent_uuid`, `target_url`, `event`, `platform`,
+// `external_id`), so the fields are nullable here.
+type SubscribeWebhookInput struct {
+	// A workspace the caller belongs to.
+	OrganizationUUID *string `json:"organizationUuid,omitempty"`
+	// An agent inside that workspace.
+	AgentUUID *string `json:"agentUuid,omitempty"`
+	// An HTTPS URL; it must not resolve to a loopback, private, link-local or reserved address.
+	TargetURL *string `json:"targetUrl,omitempty"`
+	// new_conversation or human_handoff_required.
+	Event *string `json:"event,omitempty"`
+	// make.
+	Platform *string `json:"platform,omitempty"`
+	// At most 255 characters.
+	ExternalID *string `json:"externalId,omitempty"`
+}
+
+type SubscribeWebhookPayload struct {
+	Subscription *assistloop.WebhookSubscription `json:"subscription"`
+	// The signing secret (whsec_…). Shown only here, once.
+	Secret string `json:"secret"`
+}
+
 type Subscription struct {
+}
+
+type UnsubscribeWebhookInput struct {
+	// The subscription's id (whk_…).
+	ID string `json:"id"`
+}
+
+type UnsubscribeWebhookPayload struct {
+	// The id of the removed subscription.
+	ID string `json:"id"`
 }
 
 type Viewer struct {
 	User   *assistloop.User   `json:"user"`
 	Scopes []assistloop.Scope `json:"scopes"`
+}
+
+type WebhookDeliveryConnection struct {
+	Edges    []*WebhookDeliveryEdge        `json:"edges"`
+	Nodes    []*assistloop.WebhookDelivery `json:"nodes"`
+	PageInfo *PageInfo                     `json:"pageInfo"`
+}
+
+type WebhookDeliveryEdge struct {
+	Cursor string                      `json:"cursor"`
+	Node   *assistloop.WebhookDelivery `json:"node"`
+}
+
+type WebhookSubscriptionConnection struct {
+	Edges    []*WebhookSubscriptionEdge        `json:"edges"`
+	Nodes    []*assistloop.WebhookSubscription `json:"nodes"`
+	PageInfo *PageInfo                         `json:"pageInfo"`
+}
+
+type WebhookSubscriptionEdge struct {
+	Cursor string                          `json:"cursor"`
+	Node   *assistloop.WebhookSubscription `json:"node"`
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/assistloop/assistloop/internal/config"
 	"github.com/assistloop/assistloop/internal/pgcluster"
 	"github.com/assistloop/assistloop/internal/postgres"
+	"github.com/assistloop/assistloop/internal/webhook"
 	"github.com/assistloop/assistloop/migrations"
 )
 
@@ -44,6 +45,10 @@ type App struct {
 	// Executor runs GraphQL documents in-process, with the same schema,
 	// extensions and error presentation as the HTTP endpoint.
 	Executor *executor.Executor
+
+	// WebhookOptions configure the webhook delivery engine Run starts. Tests
+	// adjust it (trusted CAs, shorter timeouts) before calling Run.
+	WebhookOptions webhook.Options
 }
 
 // NewLogger returns the service's structured logger.
@@ -94,6 +99,7 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 			Conversations: postgres.NewConversationService(store),
 			Messages:      postgres.NewMessageService(store),
 			Events:        postgres.NewEventService(store),
+			Webhooks:      postgres.NewWebhookService(store, webhook.NewGuard(cfg.WebhookAllowPrivateTargets)),
 		},
 		Tokens:  postgres.NewTokenService(store),
 		Clients: postgres.NewClientService(store),
@@ -101,6 +107,8 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 	}
 	a.Resolver = &graph.Resolver{Services: a.Services, PublicURL: cfg.PublicURL, Log: log}
 	a.Executor = graph.NewExecutor(a.Resolver, a.graphOptions())
+	a.WebhookOptions = webhook.DefaultOptions()
+	a.WebhookOptions.AllowPrivateTargets = cfg.WebhookAllowPrivateTargets
 	return a
 }
 

@@ -60,15 +60,15 @@ type countingHook struct{ n *atomic.Int64 }
 func (h countingHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
 func (h countingHook) AfterQuery(_ context.Context, _ *bun.QueryEvent)                    { h.n.Add(1) }
 
-// account is a user with a workspace, an agent and a token.
-type account struct {
+// member is a user with a workspace, an agent and a token.
+type member struct {
 	user  *assistloop.User
 	org   *assistloop.Organization
 	agent *assistloop.Agent
 	token string
 }
 
-func (ta *testApp) newAccount(t *testing.T, name string, scopes ...assistloop.Scope) *account {
+func (ta *testApp) newAccount(t *testing.T, name string, scopes ...assistloop.Scope) *member {
 	t.Helper()
 	if len(scopes) == 0 {
 		scopes = assistloop.AllScopes
@@ -84,11 +84,11 @@ func (ta *testApp) newAccount(t *testing.T, name string, scopes ...assistloop.Sc
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &account{user: u, org: o, agent: a, token: token}
+	return &member{user: u, org: o, agent: a, token: token}
 }
 
-// tokenFor issues another token of the account's user with other scopes.
-func (ta *testApp) tokenFor(t *testing.T, a *account, scopes ...assistloop.Scope) string {
+// tokenFor issues another token of the member's user with other scopes.
+func (ta *testApp) tokenFor(t *testing.T, a *member, scopes ...assistloop.Scope) string {
 	t.Helper()
 	token, _, err := ta.Tokens.CreateAccessToken(context.Background(), assistloop.CreateAccessTokenInput{UserID: a.user.ID, Scopes: scopes})
 	if err != nil {
@@ -97,19 +97,19 @@ func (ta *testApp) tokenFor(t *testing.T, a *account, scopes ...assistloop.Scope
 	return token
 }
 
-type gqlError struct {
+type respError struct {
 	Message    string         `json:"message"`
 	Path       []any          `json:"path"`
 	Extensions map[string]any `json:"extensions"`
 }
 
-type gqlResponse struct {
+type respBody struct {
 	Status int
 	Data   json.RawMessage `json:"data"`
-	Errors []gqlError      `json:"errors"`
+	Errors []respError     `json:"errors"`
 }
 
-func (r *gqlResponse) code() string {
+func (r *respBody) code() string {
 	if len(r.Errors) == 0 {
 		return ""
 	}
@@ -118,7 +118,7 @@ func (r *gqlResponse) code() string {
 }
 
 // gql posts a GraphQL operation with the token.
-func (ta *testApp) gql(t *testing.T, token, query string, vars map[string]any) *gqlResponse {
+func (ta *testApp) gql(t *testing.T, token, query string, vars map[string]any) *respBody {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, ta.URL+"/graphql", bytes.NewReader(body))
@@ -131,7 +131,7 @@ func (ta *testApp) gql(t *testing.T, token, query string, vars map[string]any) *
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	out := &gqlResponse{Status: res.StatusCode}
+	out := &respBody{Status: res.StatusCode}
 	raw, _ := io.ReadAll(res.Body)
 	if err := json.Unmarshal(raw, out); err != nil {
 		t.Fatalf("response is not JSON: %v\n%s", err, raw)
@@ -161,7 +161,7 @@ const startMutation = `mutation($agent: ID!, $content: String!, $name: String, $
 }`
 
 // start begins a conversation through GraphQL and returns its uuid.
-func (ta *testApp) start(t *testing.T, a *account, content string) string {
+func (ta *testApp) start(t *testing.T, a *member, content string) string {
 	t.Helper()
 	var out struct {
 		StartConversation struct {

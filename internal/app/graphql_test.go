@@ -177,7 +177,7 @@ func TestGraphQLErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer res.Body.Close()
-			var body gqlResponse
+			var body respBody
 			_ = json.NewDecoder(res.Body).Decode(&body)
 			if res.StatusCode != http.StatusUnauthorized || body.code() != "UNAUTHENTICATED" || !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("status %d code %q challenge %q", res.StatusCode, body.code(), res.Header.Get("WWW-Authenticate"))
@@ -186,14 +186,14 @@ func TestGraphQLErrors(t *testing.T) {
 	}
 }
 
-func (ta *testApp) closed(t *testing.T, a *account) string {
+func (ta *testApp) closed(t *testing.T, a *member) string {
 	t.Helper()
 	conv := ta.start(t, a, "to be closed")
 	ta.must(t, a.token, `mutation($c: ID!) { closeConversation(input: {conversationUuid: $c}) { conversation { uuid } } }`, map[string]any{"c": conv}, nil)
 	return conv
 }
 
-func (ta *testApp) revokedToken(t *testing.T, a *account) string {
+func (ta *testApp) revokedToken(t *testing.T, a *member) string {
 	t.Helper()
 	token, row, err := ta.Tokens.CreateAccessToken(t.Context(), assistloop.CreateAccessTokenInput{UserID: a.user.ID, Scopes: assistloop.AllScopes})
 	if err != nil {

@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/assistloop/assistloop/internal/postgres"
+	"github.com/assistloop/assistloop/internal/webhook"
 )
 
 // Listen opens the configured listen address.
@@ -77,6 +80,12 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 // startWorkers starts the background workers; each stops when ctx ends
 // and marks wg done.
 func (a *App) startWorkers(ctx context.Context, wg *sync.WaitGroup) {
-	_ = ctx
-	_ = wg
+	a.WebhookEngine().Start(ctx, wg)
+}
+
+// WebhookEngine returns a webhook delivery engine (fan-out and delivery
+// workers) over the app's database and GraphQL executor, configured by
+// a.WebhookOptions.
+func (a *App) WebhookEngine() *webhook.Engine {
+	return webhook.NewEngine(postgres.NewDeliveryQueue(a.Store), a.Executor, a.WebhookOptions, a.Log.With("component", "webhooks"))
 }

@@ -377,6 +377,8 @@ type EventService interface {
 	StreamEvents(ctx context.Context, after *uuid.UUID, types []EventType) (<-chan *Event, error)
 	// FindEvent returns ENOTFOUND for a missing or foreign event.
 	FindEvent(ctx context.Context, id uuid.UUID) (*Event, error)
+	// EventsByIDs returns the caller's events among ids.
+	EventsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Event, error)
 	// RecentEvents returns the agent's latest events of type t, newest
 	// first. ENOTFOUND for a foreign agent, EINVALID for a limit outside
 	// 1..MaxSampleLimit.

@@ -49,6 +49,20 @@ func (s *EventService) FindEvent(ctx context.Context, id uuid.UUID) (*assistloop
 	return &row.Event, nil
 }
 
+// EventsByIDs returns the caller's events among ids.
+func (s *EventService) EventsByIDs(ctx context.Context, ids []uuid.UUID) ([]*assistloop.Event, error) {
+	p, err := assistloop.RequirePrincipal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var events []*assistloop.Event
+	q := s.db.bun.NewSelect().Model(&events).Where("?TableAlias.id IN (?)", bun.In(ids))
+	if err := visibleTo(q, p, "organization_id").Scan(ctx); err != nil {
+		return nil, wrap("events by ids", err)
+	}
+	return events, nil
+}
+
 func (s *EventService) find(ctx context.Context, id uuid.UUID) (*eventRow, error) {
 	p, err := assistloop.RequirePrincipal(ctx)
 	if err != nil {

@@ -17,6 +17,9 @@ import (
 const (
 	channelEvents   = "assistloop_events"   // payload: empty
 	channelMessages = "assistloop_messages" // payload: conversation uuid
+	// channelDeliveries wakes the webhook delivery workers of every
+	// instance when deliveries become due. Payload: empty.
+	channelDeliveries = "assistloop_deliveries"
 )
 
 // Hub multiplexes one LISTEN connection to every live stream of this
@@ -25,10 +28,11 @@ type Hub struct {
 	db  *bun.DB
 	log *slog.Logger
 
-	mu       sync.Mutex
-	events   map[*waiter]struct{}
-	messages map[uuid.UUID]map[*waiter]struct{}
-	started  bool
+	mu         sync.Mutex
+	events     map[*waiter]struct{}
+	messages   map[uuid.UUID]map[*waiter]struct{}
+	deliveries map[*waiter]struct{}
+	started    bool
 }
 
 // waiter is woken by notifications. Its channel has room for one signal, so
@@ -45,7 +49,8 @@ func (w *waiter) wake() {
 }
 
 func newHub(db *bun.DB, log *slog.Logger) *Hub {
-	return &Hub{db: db, log: log, events: map[*waiter]struct{}{}, messages: map[uuid.UUID]map[*waiter]struct{}{}}
+	return &Hub{db: db, log: log, events: map[*waiter]struct{}{}, messages: map[uuid.UUID]map[*waiter]struct{}{},
+		deliveries: map[*waiter]struct{}{}}
 }
 
 func (h *Hub) start(ctx context.Context) error {
@@ -58,7 +63,7 @@ func (h *Hub) start(ctx context.Context) error {
 	h.mu.Unlock()
 
 	ln := pgdriver.NewListener(h.db)
-	if err := ln.Listen(ctx, channelEvents, channelMessages); err != nil {
+	if err := ln.Listen(ctx, channelEvents, channelMessages, channelDeliveries); err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("postgres: listen: %w", err)
 	}
@@ -92,6 +97,34 @@ func (h *Hub) dispatch(n pgdriver.Notification) {
 		for w := range h.messages[id] {
 			w.wake()
 		}
+	case channelDeliveries:
+		for w := range h.deliveries {
+			w.wake()
+		}
+	}
+}
+
+// wakeDeliveries wakes this process's delivery workers at once, without
+// waiting for the notification's round trip through the database.
+func (h *Hub) wakeDeliveries() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for w := range h.deliveries {
+		w.wake()
+	}
+}
+
+// subscribeDeliveries returns a waiter woken when deliveries become due,
+// and a function that unregisters it.
+func (h *Hub) subscribeDeliveries() (*waiter, func()) {
+	w := newWaiter()
+	h.mu.Lock()
+	h.deliveries[w] = struct{}{}
+	h.mu.Unlock()
+	return w, func() {
+		h.mu.Lock()
+		delete(h.deliveries, w)
+		h.mu.Unlock()
 	}
 }
 
