@@ -36,3 +36,13 @@ func ExecuteRoute(ctx context.Context, exec *executor.Executor, pattern string, 
 	}
 	panic("no route " + pattern)
 }
+
+// Document returns the GraphQL document of the route with pattern.
+func Document(pattern string) string {
+	for _, rt := range routes {
+		if rt.pattern == pattern {
+			return rt.document
+		}
+	}
+	panic("no route " + pattern)
+}
