@@ -314,7 +314,7 @@ func TestRecentSamplePassThrough(t *testing.T) {
 func TestDropdownsReturnEverything(t *testing.T) {
 	w := shared(t)
 	ctx := context.Background()
-	u, org, _, err := w.app.Services.Users.CreateUser(ctx, assistloop.CreateUserInput{Email: "many@example.com",
+	u, org, _, err := w.app.Services.Users.CreateUser(ctx, assistloop.CreateUserInput{Email: "many-" + assistloop.RandomString(6) + "@example.com",
 		Password: "many-password", Name: "Many", OrganizationName: "Org 0", AgentName: "Agent 0"})
 	if err != nil {
 		t.Fatal(err)

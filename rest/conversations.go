@@ -2,15 +2,15 @@ package rest
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"net/http"
 
 	"github.com/assistloop/assistloop/internal/assistloop"
 )
 
 // listConversationsRoute: GET /automation/agents/{agentUuid}/conversations/list,
-// an agent's conversations, newest first, filtered.
+// an agent's conversations, newest first, filtered: [{"id","uuid",
+// "session_id","response_mode","status","last_message_seen","deleted_at",
+// "chat_user":{"name","email","country_code","chat_user_id"}}].
 var listConversationsRoute = &route{
 	method:  http.MethodGet,
 	pattern: "/automation/agents/{agentUuid}/conversations/list",
@@ -18,8 +18,9 @@ var listConversationsRoute = &route{
 	document: `query RestListConversations($agentUuid: ID!, $filter: ConversationFilter!, $first: Int!, $offset: Int!) {
   conversations(agentUuid: $agentUuid, filter: $filter, first: $first, offset: $offset) {
     nodes {
-      uuid sessionId responseMode status lastMessageSeen deletedAt
-      chatUser { uuid name email countryCode }
+      id: uuid uuid session_id: sessionId response_mode: responseMode status last_message_seen: lastMessageSeen
+      deleted_at: deletedAt
+      chat_user: chatUser { name email country_code: countryCode chat_user_id: uuid }
     }
   }
 }`,
@@ -42,93 +43,40 @@ var listConversationsRoute = &route{
 		if err := q.err(); err != nil {
 			return nil, err
 		}
-		var data struct {
-			Conversations struct {
-				Nodes []gqlConversation `json:"nodes"`
-			} `json:"conversations"`
-		}
-		vars := map[string]any{"agentUuid": x.pathParam("agentUuid"), "filter": filter,
-			"first": p.perPage, "offset": p.offset()}
-		if err := x.run(vars, &data); err != nil {
+		data, err := x.run(map[string]any{"agentUuid": x.pathParam("agentUuid"), "filter": filter,
+			"first": p.perPage, "offset": p.offset()})
+		if err != nil {
 			return nil, err
 		}
-		out := make([]conversation, len(data.Conversations.Nodes))
-		for i, c := range data.Conversations.Nodes {
-			var err error
-			if out[i], err = c.rest(); err != nil {
-				return nil, err
-			}
+		nodes, err := at(data, "conversations", "nodes")
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
+		return conversationItem.array(nodes)
 	},
 }
 
-// gqlConversation is a conversation as the list document selects it.
-type gqlConversation struct {
-	UUID            string  `json:"uuid"`
-	SessionID       string  `json:"sessionId"`
-	ResponseMode    string  `json:"responseMode"`
-	Status          string  `json:"status"`
-	LastMessageSeen bool    `json:"lastMessageSeen"`
-	DeletedAt       *string `json:"deletedAt"`
-	ChatUser        *struct {
-		UUID        string  `json:"uuid"`
-		Name        *string `json:"name"`
-		Email       *string `json:"email"`
-		CountryCode *string `json:"countryCode"`
-	} `json:"chatUser"`
+// conversationItem turns a conversation of the list document into a list
+// item. A conversation whose customer is unknown gets a chat_user with
+// every field null, so scenarios can map it regardless.
+var conversationItem = rewrite{
+	"response_mode": enumValue(responseModes),
+	"status":        boolValue(openStatuses),
+	"deleted_at":    timeValue(assistloop.FormatTimestamp),
+	"chat_user":     nullAs(`{"name":null,"email":null,"country_code":null,"chat_user_id":null}`),
 }
 
-// conversation is a conversation list item, exactly the reference's keys.
-type conversation struct {
-	ID              string   `json:"id"`
-	UUID            string   `json:"uuid"`
-	SessionID       string   `json:"session_id"`
-	ResponseMode    string   `json:"response_mode"`
-	Status          bool     `json:"status"`
-	LastMessageSeen bool     `json:"last_message_seen"`
-	DeletedAt       *string  `json:"deleted_at"`
-	ChatUser        chatUser `json:"chat_user"`
-}
-
-// chatUser is the customer of a conversation list item. An anonymous
-// conversation has every field null, so scenarios can map it regardless.
-type chatUser struct {
-	Name        *string `json:"name"`
-	Email       *string `json:"email"`
-	CountryCode *string `json:"country_code"`
-	ChatUserID  *string `json:"chat_user_id"`
-}
-
+// GraphQL enum values and their REST spellings.
 var (
 	responseModes  = map[string]string{"AI": "ai", "HUMAN": "human"}
 	openStatuses   = map[string]bool{"OPEN": true, "CLOSED": false}
-	eventTypes     = map[string]string{string(assistloop.EventNewConversation): "NEW_CONVERSATION", string(assistloop.EventHumanHandoffRequired): "HUMAN_HANDOFF_REQUIRED"}
 	messageTypes   = map[string]string{"GUEST": "guest", "AGENT": "agent", "PLATFORM_ACTION": "platform_action"}
 	responderTypes = map[string]string{"AI": "ai", "HUMAN_ASSISTANT": "human_assistant"}
 	userFeedbacks  = map[string]string{"POSITIVE": "positive", "NEGATIVE": "negative", "NOT_ALLOWED": "not-allowed"}
+	// eventTypes maps the REST type parameter to the GraphQL EventType.
+	eventTypes = map[string]string{string(assistloop.EventNewConversation): "NEW_CONVERSATION",
+		string(assistloop.EventHumanHandoffRequired): "HUMAN_HANDOFF_REQUIRED"}
 )
-
-func (c *gqlConversation) rest() (conversation, error) {
-	mode, err := enum(responseModes, c.ResponseMode)
-	if err != nil {
-		return conversation{}, err
-	}
-	open, ok := openStatuses[c.Status]
-	if !ok {
-		return conversation{}, unknownEnum(c.Status)
-	}
-	deletedAt, err := timestamp(c.DeletedAt, assistloop.FormatTimestamp)
-	if err != nil {
-		return conversation{}, err
-	}
-	out := conversation{ID: c.UUID, UUID: c.UUID, SessionID: c.SessionID, ResponseMode: mode, Status: open,
-		LastMessageSeen: c.LastMessageSeen, DeletedAt: deletedAt}
-	if cu := c.ChatUser; cu != nil {
-		out.ChatUser = chatUser{Name: cu.Name, Email: cu.Email, CountryCode: cu.CountryCode, ChatUserID: &cu.UUID}
-	}
-	return out, nil
-}
 
 // Recent samples: default 5, at most 10 (assistloop.MaxSampleLimit).
 const defaultSampleLimit = 5
@@ -153,23 +101,27 @@ var recentSampleRoute = &route{
 		if err := q.err(); err != nil {
 			return nil, err
 		}
-		var data struct {
-			Samples []struct {
-				Payload json.RawMessage `json:"payload"`
-			} `json:"recentEventSamples"`
+		data, err := x.run(map[string]any{"agentUuid": x.pathParam("agentUuid"), "type": t, "limit": limit})
+		if err != nil {
+			return nil, err
 		}
-		vars := map[string]any{"agentUuid": x.pathParam("agentUuid"), "type": t, "limit": limit}
-		if err := x.run(vars, &data); err != nil {
+		samples, err := at(data, "recentEventSamples")
+		if err != nil {
 			return nil, err
 		}
 		// The payloads are written as stored, not re-encoded.
 		var b bytes.Buffer
 		b.WriteByte('[')
-		for i, s := range data.Samples {
-			if i > 0 {
+		err = elements(samples, func(sample []byte) error {
+			payload, err := at(sample, "payload")
+			if b.Len() > 1 {
 				b.WriteByte(',')
 			}
-			b.Write(s.Payload)
+			b.Write(payload)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
 		b.WriteString("]\n")
 		return rawJSON(b.Bytes()), nil
@@ -198,8 +150,7 @@ var closeConversationRoute = &route{
 		if err := invalid.Err(); err != nil {
 			return nil, err
 		}
-		var data struct{}
-		if err := x.run(map[string]any{"conversationUuid": x.pathParam("conversationUuid")}, &data); err != nil {
+		if _, err := x.run(map[string]any{"conversationUuid": x.pathParam("conversationUuid")}); err != nil {
 			return nil, err
 		}
 		return closed{Status: "conversation_closed", Platform: platformMake}, nil
@@ -235,36 +186,18 @@ var replyRoute = &route{
 		}
 		// Length and blankness are the domain's rules; its 422 comes back
 		// through GraphQL with the same field.
-		var data struct {
-			Reply struct {
-				Message struct {
-					ID string `json:"id"`
-				} `json:"message"`
-			} `json:"replyToConversation"`
-		}
-		vars := map[string]any{"conversationUuid": x.pathParam("conversationUuid"), "content": content}
-		if err := x.run(vars, &data); err != nil {
+		data, err := x.run(map[string]any{"conversationUuid": x.pathParam("conversationUuid"), "content": content})
+		if err != nil {
 			return nil, err
 		}
-		return sent{Status: "sent", MessageID: data.Reply.Message.ID}, nil
+		id, err := at(data, "replyToConversation", "message", "id")
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		b.WriteString(`{"status":"sent","message_id":`)
+		b.Write(id)
+		b.WriteString("}\n")
+		return rawJSON(b.Bytes()), nil
 	},
-}
-
-type sent struct {
-	Status    string `json:"status"`
-	MessageID string `json:"message_id"`
-}
-
-// enum maps a GraphQL enum value to its REST spelling.
-func enum(values map[string]string, v string) (string, error) {
-	if out, ok := values[v]; ok {
-		return out, nil
-	}
-	return "", unknownEnum(v)
-}
-
-// unknownEnum is a bug: the schema gained a value this adapter does not
-// know. Clients see a generic internal error; the log says which.
-func unknownEnum(v string) error {
-	return fmt.Errorf("rest: unmapped GraphQL enum value %q", v)
 }

@@ -30,8 +30,8 @@ func Routes() []RouteInfo {
 func ExecuteRoute(ctx context.Context, exec *executor.Executor, pattern string, vars map[string]any) error {
 	for _, rt := range routes {
 		if rt.pattern == pattern {
-			var data any
-			return (&api{exec: exec, log: slog.New(slog.DiscardHandler)}).execute(ctx, rt.document, vars, &data)
+			_, err := (&api{exec: exec, log: slog.New(slog.DiscardHandler)}).execute(ctx, rt.document, vars)
+			return err
 		}
 	}
 	panic("no route " + pattern)

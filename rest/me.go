@@ -1,6 +1,9 @@
 package rest
 
-import "net/http"
+import (
+	"net/http"
+	"slices"
+)
 
 // meRoute: GET /oauth/me, the token's user. Make calls it to test a
 // connection.
@@ -11,20 +14,14 @@ var meRoute = &route{
   viewer { user { uuid name email } }
 }`,
 	serve: func(x *exchange) (any, error) {
-		var data struct {
-			Viewer struct {
-				User me `json:"user"`
-			} `json:"viewer"`
-		}
-		if err := x.run(nil, &data); err != nil {
+		data, err := x.run(nil)
+		if err != nil {
 			return nil, err
 		}
-		return data.Viewer.User, nil
+		user, err := at(data, "viewer", "user")
+		if err != nil {
+			return nil, err
+		}
+		return rawJSON(slices.Concat(user, []byte("\n"))), nil
 	},
-}
-
-type me struct {
-	UUID  string `json:"uuid"`
-	Name  string `json:"name"`
-	Email string `json:"email"`
 }

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"net/http"
 
 	"github.com/assistloop/assistloop/internal/assistloop"
@@ -13,115 +14,92 @@ const (
 	dropdownMaxItems = assistloop.MaxOrganizationsN
 )
 
-// organizationsRoute: GET /my/organizations, the caller's workspaces.
+// organizationsRoute: GET /my/organizations, the caller's workspaces:
+// [{"organization_uuid","id","name"}].
 var organizationsRoute = &route{
 	method:  http.MethodGet,
 	pattern: "/my/organizations",
 	document: `query RestOrganizations($first: Int!, $offset: Int!) {
   organizations(first: $first, offset: $offset) {
-    nodes { uuid name }
+    nodes { organization_uuid: uuid id: uuid name }
     pageInfo { hasNextPage }
   }
 }`,
 	serve: func(x *exchange) (any, error) {
-		q := x.query()
-		out := []organization{}
-		err := walk(q, func(first, offset int) (bool, error) {
-			var data struct {
-				Organizations struct {
-					Nodes    []node   `json:"nodes"`
-					PageInfo pageInfo `json:"pageInfo"`
-				} `json:"organizations"`
-			}
-			if err := x.run(map[string]any{"first": first, "offset": offset}, &data); err != nil {
-				return false, err
-			}
-			for _, n := range data.Organizations.Nodes {
-				out = append(out, organization{OrganizationUUID: n.UUID, ID: n.UUID, Name: n.Name})
-			}
-			return data.Organizations.PageInfo.HasNextPage, nil
+		return walk(x, func(first, offset int) (map[string]any, []string) {
+			return map[string]any{"first": first, "offset": offset}, []string{"organizations"}
 		})
-		return out, err
 	},
 }
 
-type organization struct {
-	OrganizationUUID string `json:"organization_uuid"`
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-}
-
 // agentsRoute: GET /organizations/{organization_uuid}/agents, a workspace's
-// agents.
+// agents: [{"agent_uuid","id","name"}].
 var agentsRoute = &route{
 	method:  http.MethodGet,
 	pattern: "/organizations/{organization_uuid}/agents",
 	document: `query RestAgents($organizationUuid: ID!, $first: Int!, $offset: Int!) {
   organization(uuid: $organizationUuid) {
     agents(first: $first, offset: $offset) {
-      nodes { uuid name }
+      nodes { agent_uuid: uuid id: uuid name }
       pageInfo { hasNextPage }
     }
   }
 }`,
 	serve: func(x *exchange) (any, error) {
-		q := x.query()
-		out := []agent{}
-		err := walk(q, func(first, offset int) (bool, error) {
-			var data struct {
-				Organization struct {
-					Agents struct {
-						Nodes    []node   `json:"nodes"`
-						PageInfo pageInfo `json:"pageInfo"`
-					} `json:"agents"`
-				} `json:"organization"`
-			}
-			vars := map[string]any{"organizationUuid": x.pathParam("organization_uuid"), "first": first, "offset": offset}
-			if err := x.run(vars, &data); err != nil {
-				return false, err
-			}
-			for _, n := range data.Organization.Agents.Nodes {
-				out = append(out, agent{AgentUUID: n.UUID, ID: n.UUID, Name: n.Name})
-			}
-			return data.Organization.Agents.PageInfo.HasNextPage, nil
+		org := x.pathParam("organization_uuid")
+		return walk(x, func(first, offset int) (map[string]any, []string) {
+			return map[string]any{"organizationUuid": org, "first": first, "offset": offset}, []string{"organization", "agents"}
 		})
-		return out, err
 	},
 }
 
-type agent struct {
-	AgentUUID string `json:"agent_uuid"`
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-}
-
-type node struct {
-	UUID string `json:"uuid"`
-	Name string `json:"name"`
-}
-
-type pageInfo struct {
-	HasNextPage bool `json:"hasNextPage"`
-}
-
-// walk fetches the page the client asked for, or, when it asked for none,
+// walk returns the page the client asked for, or, when it asked for none,
 // every page (up to dropdownMaxItems items) so a dropdown lists everything.
-// fetch returns whether more pages follow.
-func walk(q *queryParams, fetch func(first, offset int) (bool, error)) error {
+// page gives the variables of a page and the path to its connection.
+func walk(x *exchange, page func(first, offset int) (vars map[string]any, connection []string)) (any, error) {
+	q := x.query()
 	paged := q.paged()
 	p := q.pagination(dropdownPerPage)
 	if err := q.err(); err != nil {
-		return err
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteByte('[')
+	fetch := func(first, offset int) (more bool, err error) {
+		vars, path := page(first, offset)
+		data, err := x.run(vars)
+		if err != nil {
+			return false, err
+		}
+		conn, err := at(data, path...)
+		if err != nil {
+			return false, err
+		}
+		nodes, err := at(conn, "nodes")
+		if err != nil {
+			return false, err
+		}
+		if err := (rewrite{}).list(&b, nodes, b.Len() == 1); err != nil {
+			return false, err
+		}
+		next, err := at(conn, "pageInfo", "hasNextPage")
+		return string(next) == "true", err
 	}
 	if paged {
-		_, err := fetch(p.perPage, p.offset())
-		return err
-	}
-	for offset := 0; offset < dropdownMaxItems; offset += dropdownPerPage {
-		more, err := fetch(dropdownPerPage, offset)
-		if err != nil || !more {
-			return err
+		if _, err := fetch(p.perPage, p.offset()); err != nil {
+			return nil, err
+		}
+	} else {
+		for offset := 0; offset < dropdownMaxItems; offset += dropdownPerPage {
+			more, err := fetch(dropdownPerPage, offset)
+			if err != nil {
+				return nil, err
+			}
+			if !more {
+				break
+			}
 		}
 	}
-	return nil
+	b.WriteString("]\n")
+	return rawJSON(b.Bytes()), nil
 }

@@ -2,7 +2,6 @@ package rest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -85,13 +84,13 @@ func (g *graphQLError) Unwrap() error { return g.e }
 func (x *exchange) pathParam(name string) string { return chi.URLParam(x.r, name) }
 
 // run executes the route's document with vars as the request's principal
-// and decodes the response's data into dst. A GraphQL error becomes the
-// domain error it presents.
-func (x *exchange) run(vars map[string]any, dst any) error {
-	return x.execute(x.r.Context(), x.route.document, vars, dst)
+// and returns the response's data (gqlgen's JSON). A GraphQL error becomes
+// the domain error it presents.
+func (x *exchange) run(vars map[string]any) ([]byte, error) {
+	return x.execute(x.r.Context(), x.route.document, vars)
 }
 
-func (a *api) execute(ctx context.Context, document string, vars map[string]any, dst any) error {
+func (a *api) execute(ctx context.Context, document string, vars map[string]any) ([]byte, error) {
 	ctx = graphql.StartOperationTrace(ctx)
 	start := graphql.Now()
 	params := &graphql.RawParams{Query: document, Variables: vars,
@@ -108,13 +107,10 @@ func (a *api) execute(ctx context.Context, document string, vars map[string]any,
 		resp = responses(rctx)
 	}
 	if resp == nil {
-		return fmt.Errorf("rest: GraphQL returned no response")
+		return nil, fmt.Errorf("rest: GraphQL returned no response")
 	}
 	if len(resp.Errors) > 0 {
-		return &graphQLError{graph.DomainError(resp.Errors[0])}
+		return nil, &graphQLError{graph.DomainError(resp.Errors[0])}
 	}
-	if err := json.Unmarshal(resp.Data, dst); err != nil {
-		return fmt.Errorf("rest: decoding GraphQL data: %w", err)
-	}
-	return nil
+	return resp.Data, nil
 }
