@@ -399,3 +399,30 @@ func TestOpenAPIServed(t *testing.T) {
 		}
 	}
 }
+
+// TestConversationWithoutChatUser: a conversation whose customer record is
+// gone (chat_user_id set null) still lists with the documented chat_user
+// object, every field null.
+func TestConversationWithoutChatUser(t *testing.T) {
+	w := shared(t)
+	ctx := w.B.as()
+	agent, err := w.app.Services.Agents.CreateAgent(ctx, w.B.OrgID, "Anonymous Agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := w.app.Services.Conversations.StartConversation(ctx, assistloop.StartConversationInput{AgentID: agent.ID, Content: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Test-only SQL: no service deletes customers yet.
+	if _, err := w.db.ExecContext(context.Background(), "UPDATE conversations SET chat_user_id = NULL WHERE id = ?", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	r := do(t, w.srv.URL, request{Path: "/v1/automation/agents/" + agent.ID + "/conversations/list", Token: w.B.Token})
+	want := `[{"id":"` + c.ID.String() + `","uuid":"` + c.ID.String() + `","session_id":"` + c.SessionID +
+		`","response_mode":"ai","status":true,"last_message_seen":false,"deleted_at":null,` +
+		`"chat_user":{"name":null,"email":null,"country_code":null,"chat_user_id":null}}]`
+	if got := compact(t, r.Body); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
