@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -8,8 +9,13 @@ import (
 	"github.com/assistloop/assistloop/internal/assistloop"
 )
 
+// codeBadRequest is the REST-only code of a request the transport cannot
+// read at all (malformed JSON); it never leaves this package.
+const codeBadRequest = "bad_request"
+
 // statusOf is the one place domain error codes become HTTP statuses.
 var statusOf = map[string]int{
+	codeBadRequest:           http.StatusBadRequest,
 	assistloop.EINVALID:      http.StatusUnprocessableEntity,
 	assistloop.ENOTFOUND:     http.StatusNotFound,
 	assistloop.EFORBIDDEN:    http.StatusForbidden,
@@ -63,14 +69,24 @@ func WriteErrorBody(w http.ResponseWriter, status int, e *assistloop.Error) {
 	WriteJSON(w, status, body)
 }
 
-// WriteJSON writes v as a JSON response with the given status.
+// WriteJSON writes v as a JSON response with the given status. Strings are
+// not HTML-escaped ("</body>" stays as written), like GraphQL responses.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"Internal server error","message":"Something went wrong on our end. Please try again later."}`)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil { // Encode ends the value with a newline
+		buf.Reset()
+		status = http.StatusInternalServerError
+		buf.WriteString(`{"error":"Internal server error","message":"Something went wrong on our end. Please try again later."}` + "\n")
 	}
+	writeRaw(w, status, buf.Bytes())
+}
+
+// writeRaw writes an already encoded JSON body.
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(body)
 }

@@ -130,7 +130,7 @@ func banner(baseURL string, r *demo.Result) string {
 	fmt.Fprintf(&b, "  OAuth client   %s  secret %s\n", r.OAuthClient.ClientID, r.OAuthClient.ClientSecret)
 	fmt.Fprintf(&b, "                 redirect URIs %s\n", strings.Join(r.OAuthClient.RedirectURIs, ", "))
 	fmt.Fprintf(&b, "  access token   %s  (every scope, valid %s)\n\n", r.AccessToken, demo.TokenTTL)
-	fmt.Fprintf(&b, "Try it:\n  curl -s %s/graphql -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"query\":\"{ viewer { user { name email } } }\"}'\n", baseURL, r.AccessToken)
+	fmt.Fprintf(&b, "Try it:\n  curl -s %s/v1/oauth/me -H 'Authorization: Bearer %s'\n", baseURL, r.AccessToken)
 	fmt.Fprintf(&b, "  GraphQL playground: %s/playground\n", baseURL)
 	return b.String()
 }

@@ -73,12 +73,9 @@ func TestEmbeddedDefaultFromEmptyDataDir(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the banner's curl failed: %v\n%s", err, body)
 	}
-	var resp struct {
-		Data   json.RawMessage
-		Errors []any
-	}
-	if err := json.Unmarshal(body, &resp); err != nil || len(resp.Errors) > 0 || !strings.Contains(string(resp.Data), "demo@assistloop.example") {
-		t.Errorf("curl answered %s (%v)", body, err)
+	var me struct{ UUID, Name, Email string }
+	if err := json.Unmarshal(body, &me); err != nil || me.Email != "demo@assistloop.example" || !strings.HasPrefix(me.UUID, "usr_") {
+		t.Errorf("curl answered %s (%v), want the demo user", body, err)
 	}
 	stop()
 

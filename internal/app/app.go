@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/executor"
+	"github.com/redis/go-redis/v9"
 	"github.com/uptrace/bun"
 
 	"github.com/assistloop/assistloop/graph"
@@ -49,6 +50,9 @@ type App struct {
 	// WebhookOptions configure the webhook delivery engine Run starts. Tests
 	// adjust it (trusted CAs, shorter timeouts) before calling Run.
 	WebhookOptions webhook.Options
+
+	// Redis holds the rate-limit counters when REDIS_URL is set.
+	Redis *redis.Client
 }
 
 // NewLogger returns the service's structured logger.
@@ -109,7 +113,26 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 	a.Executor = graph.NewExecutor(a.Resolver, a.graphOptions())
 	a.WebhookOptions = webhook.DefaultOptions()
 	a.WebhookOptions.AllowPrivateTargets = cfg.WebhookAllowPrivateTargets
+	if cfg.RedisURL != "" {
+		a.Redis = newRedis(cfg.RedisURL)
+	}
 	return a
+}
+
+// newRedis returns a client for the rate-limit counters. Short timeouts and
+// no retries let the limiter fall back to local counters quickly when Redis
+// is down. The URL was validated by config.Load.
+func newRedis(url string) *redis.Client {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		panic("app: REDIS_URL passed validation but does not parse: " + err.Error())
+	}
+	opts.DialTimeout = 500 * time.Millisecond
+	opts.ReadTimeout = 250 * time.Millisecond
+	opts.WriteTimeout = 250 * time.Millisecond
+	opts.MaxRetries = -1
+	opts.DisableIdentity = true
+	return redis.NewClient(opts)
 }
 
 func (a *App) graphOptions() graph.Options {
@@ -120,8 +143,13 @@ func (a *App) graphOptions() graph.Options {
 	}
 }
 
-// Close releases the database connections.
-func (a *App) Close() error { return a.DB.Close() }
+// Close releases the database and Redis connections.
+func (a *App) Close() error {
+	if a.Redis != nil {
+		_ = a.Redis.Close()
+	}
+	return a.DB.Close()
+}
 
 // DatabaseURL returns the configured database URL, or starts the
 // project-local cluster and returns the URL of its service database,

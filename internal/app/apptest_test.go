@@ -20,8 +20,6 @@ import (
 	"github.com/assistloop/assistloop/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 // testApp is the real router on an httptest server over the package's
 // database.
 type testApp struct {

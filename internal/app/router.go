@@ -23,6 +23,7 @@ func (a *App) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(trustProxies(a.Config.TrustedProxies))
 	r.Use(observe(a.Log, m))
+	r.Use(requireHTTPS(a.Config.RequireHTTPS))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		rest.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -60,6 +61,12 @@ func (a *App) Handler() http.Handler {
 
 	oauth.Mount(r, oauth.Options{Users: a.Services.Users, OAuth: a.OAuth, Issuer: a.Config.PublicURL, Log: a.Log})
 
+	// The REST API, under both documented prefixes; one handler, so both
+	// share each account's rate-limit budget.
+	api := a.restHandler()
+	r.Mount("/v1", api)
+	r.Mount("/api/v1", api)
+
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		rest.WriteErrorBody(w, http.StatusNotFound, &assistloop.Error{Code: assistloop.ENOTFOUND, Title: "Not found",
 			Message: "The requested route does not exist."})
@@ -69,6 +76,25 @@ func (a *App) Handler() http.Handler {
 			Message: "The route does not support the " + r.Method + " method."})
 	})
 	return r
+}
+
+// restHandler builds the REST API over the in-process executor. Its GraphQL
+// documents are fixed, so an invalid one is a programming error: it panics
+// at start, and in every test that builds the router.
+func (a *App) restHandler() http.Handler {
+	h, err := rest.New(rest.Options{
+		Executor: a.Executor,
+		Tokens:   a.Tokens,
+		Log:      a.Log,
+		RateLimit: rest.RateLimitOptions{
+			Window: a.Config.RateLimitWindow,
+			Redis:  a.Redis,
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return h
 }
 
 func isWebSocketUpgrade(r *http.Request) bool {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Config is the whole configuration.
@@ -145,8 +147,8 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("TLS_CERT_FILE and TLS_KEY_FILE must be set together"))
 	}
 	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			errs = append(errs, errors.New("REDIS_URL: not a redis:// URL"))
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			errs = append(errs, errors.New("REDIS_URL: not a redis:// or rediss:// URL"))
 		}
 	}
 	for _, cidr := range strings.Split(str("TRUSTED_PROXIES", "127.0.0.1/32,::1/128"), ",") {

@@ -12,7 +12,6 @@ import (
 	"github.com/assistloop/assistloop/internal/postgres"
 )
 
-
 // subscribe creates an active subscription of the fixture's agent.
 func (f *fixture) subscribe(t *testing.T, event assistloop.EventType) *assistloop.WebhookSubscription {
 	t.Helper()

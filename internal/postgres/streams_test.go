@@ -13,7 +13,6 @@ import (
 	"github.com/assistloop/assistloop/internal/postgres"
 )
 
-
 // fixture is a database with one user, workspace and agent.
 type fixture struct {
 	db      *postgres.DB
