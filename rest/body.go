@@ -108,6 +108,29 @@ func (b *requestBody) requiredString(invalid *assistloop.Error, name string) str
 	return s
 }
 
+// optionalString reads a string field that may be absent (nil), recording
+// in invalid a value that is not a string. Whether it is required is the
+// domain's decision.
+func (b *requestBody) optionalString(invalid *assistloop.Error, name string) *string {
+	if b.form != nil {
+		if !b.form.Has(name) {
+			return nil
+		}
+		v := b.form.Get(name)
+		return &v
+	}
+	raw, ok := b.json[name]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		invalid.Add(name, fmt.Sprintf("The %s must be a string.", attribute(name)))
+		return nil
+	}
+	return &s
+}
+
 func badRequest(message string) error {
 	return &assistloop.Error{Code: codeBadRequest, Title: "Bad request", Message: message}
 }

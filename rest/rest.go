@@ -35,6 +35,8 @@ var routes = []*route{
 	closeConversationRoute,
 	findMessagesRoute,
 	replyRoute,
+	subscribeWebhookRoute,
+	unsubscribeWebhookRoute,
 }
 
 // DefaultMaxBodyBytes caps request bodies; larger ones get 413.

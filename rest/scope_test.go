@@ -19,9 +19,18 @@ func routeCalls(t *testing.T, w *world) map[string]request {
 		t.Fatal(err)
 	}
 	c := conv.ID.String()
+	target, org, agent, event, platform := "https://93.184.216.34/hook", w.B.OrgID, w.B.AgentIDs[0], "new_conversation", "make"
+	sub, err := w.app.Services.Webhooks.SubscribeWebhook(w.B.as(), assistloop.SubscribeWebhookInput{
+		OrganizationID: &org, AgentID: &agent, TargetURL: &target, Event: &event, Platform: &platform})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return map[string]request{
-		"/oauth/me":         {Method: "GET", Path: "/v1/oauth/me"},
-		"/my/organizations": {Method: "GET", Path: "/v1/my/organizations"},
+		"/webhooks/subscribe": {Method: "POST", Path: "/v1/webhooks/subscribe", Body: `{"organization_uuid":"` + org +
+			`","agent_uuid":"` + agent + `","target_url":"` + target + `","event":"new_conversation","platform":"make"}`},
+		"/webhooks/unsubscribe/{uuid}":              {Method: "DELETE", Path: "/v1/webhooks/unsubscribe/" + sub.ID},
+		"/oauth/me":                                 {Method: "GET", Path: "/v1/oauth/me"},
+		"/my/organizations":                         {Method: "GET", Path: "/v1/my/organizations"},
 		"/organizations/{organization_uuid}/agents": {Method: "GET", Path: "/v1/organizations/" + w.B.OrgID + "/agents"},
 		"/automation/agents/{agentUuid}/conversations/list": {Method: "GET",
 			Path: "/v1/automation/agents/" + w.B.AgentIDs[0] + "/conversations/list"},
@@ -49,14 +58,14 @@ func TestScopes(t *testing.T) {
 		"/automation/conversations/{conversationUuid}/messages/find": assistloop.ScopeReadMessages,
 		"/automation/conversations/{conversationUuid}/reply":         assistloop.ScopeWriteConversations,
 		"/automation/conversations/{conversationUuid}/close":         assistloop.ScopeWriteConversations,
+		"/webhooks/subscribe":          assistloop.ScopeManageWebhooks,
+		"/webhooks/unsubscribe/{uuid}": assistloop.ScopeManageWebhooks,
 	}
 	calls := routeCalls(t, w)
 	routes := rest.Routes()
 	if len(routes) != len(want) {
 		t.Fatalf("%d routes, the contract has %d", len(routes), len(want))
 	}
-	// A token with a scope none of these routes needs.
-	unrelated := w.token(t, w.B.UserID, nil, assistloop.ScopeManageWebhooks)
 	for _, rt := range routes {
 		t.Run(rt.Pattern, func(t *testing.T) {
 			scope, ok := want[rt.Pattern]
@@ -67,7 +76,8 @@ func TestScopes(t *testing.T) {
 				t.Errorf("route needs %q, the contract says %q", rt.Scope, scope)
 			}
 			call := calls[rt.Pattern]
-			call.Token = unrelated
+			// A token with a scope the route does not need.
+			call.Token = w.token(t, w.B.UserID, nil, unrelatedScope(scope))
 			r := do(t, w.srv.URL, call)
 			if scope == "" {
 				if r.Status != http.StatusOK {
@@ -109,6 +119,8 @@ func TestDocumentsCheckScopes(t *testing.T) {
 		"/automation/conversations/{conversationUuid}/messages/find": {"conversationUuid": conv, "filter": map[string]any{}, "first": 10, "offset": 0},
 		"/automation/conversations/{conversationUuid}/reply":         {"conversationUuid": conv, "content": "x"},
 		"/automation/conversations/{conversationUuid}/close":         {"conversationUuid": conv},
+		"/webhooks/subscribe":          {"input": map[string]any{}},
+		"/webhooks/unsubscribe/{uuid}": {"id": "whk_missing"},
 	}
 	for _, rt := range rest.Routes() {
 		t.Run(rt.Pattern, func(t *testing.T) {
@@ -124,4 +136,12 @@ func TestDocumentsCheckScopes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unrelatedScope is a scope other than s.
+func unrelatedScope(s assistloop.Scope) assistloop.Scope {
+	if s == assistloop.ScopeManageWebhooks {
+		return assistloop.ScopeReadMessages
+	}
+	return assistloop.ScopeManageWebhooks
 }

@@ -171,25 +171,33 @@ func mustGQL(t testing.TB, baseURL, token, query string, vars map[string]any, v 
 	}
 }
 
-const subscribeMutation = `mutation($input: SubscribeWebhookInput!) {
-  subscribeWebhook(input: $input) { secret subscription { id event status targetUrl platform externalId } }
-}`
-
-// subscribe creates a webhook subscription through GraphQL and returns its
-// id and secret.
+// subscribe creates a webhook subscription through the REST API, as Make
+// does, checks the documented response shape and returns the
+// subscription's id and secret.
 func subscribe(t testing.TB, baseURL string, acc account, target, event string) (id, secret string) {
 	t.Helper()
-	var out struct {
-		SubscribeWebhook struct {
-			Secret       string
-			Subscription struct{ ID string }
-		}
+	body, _ := json.Marshal(map[string]string{
+		"organization_uuid": acc.OrganizationID, "agent_uuid": acc.AgentID,
+		"target_url": target, "event": event, "platform": "make",
+	})
+	req, _ := http.NewRequest(http.MethodPost, baseURL+"/v1/webhooks/subscribe", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+acc.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	mustGQL(t, baseURL, acc.Token, subscribeMutation, map[string]any{"input": map[string]any{
-		"organizationUuid": acc.OrganizationID, "agentUuid": acc.AgentID,
-		"targetUrl": target, "event": event, "platform": "make",
-	}}, &out)
-	return out.SubscribeWebhook.Subscription.ID, out.SubscribeWebhook.Secret
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Data    struct{ ID, Secret string } `json:"data"`
+		Message string                      `json:"message"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &out) != nil || out.Message != "Webhook subscribed successfully" ||
+		!strings.HasPrefix(out.Data.ID, "whk_") || !strings.HasPrefix(out.Data.Secret, "whsec_") {
+		t.Fatalf("POST /v1/webhooks/subscribe: %d %s", resp.StatusCode, raw)
+	}
+	return out.Data.ID, out.Data.Secret
 }
 
 const startConversationMutation = `mutation($input: StartConversationInput!) {

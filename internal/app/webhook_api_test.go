@@ -12,6 +12,10 @@ import (
 
 // TestSubscribeWebhookValidation: every problem is reported at once, under
 // the REST parameter names, as BAD_USER_INPUT.
+const subscribeMutation = `mutation($input: SubscribeWebhookInput!) {
+  subscribeWebhook(input: $input) { secret subscription { id event status targetUrl platform externalId } }
+}`
+
 func TestSubscribeWebhookValidation(t *testing.T) {
 	a := newApp(t, testConfig(t))
 	base := serveAPI(t, a)
