@@ -3,6 +3,7 @@ package rest
 import (
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -25,7 +26,11 @@ const (
 // limits are the API's rate limiters.
 type limits struct {
 	all, close *limiter
-	log        *slog.Logger
+	// anonymous counts requests without a valid token (refused with 401,
+	// or to public routes) per client address, so they carry rate-limit
+	// headers too and token guessing is throttled.
+	anonymous *limiter
+	log       *slog.Logger
 }
 
 // limiter is one budget: limit requests per window and account, counted by
@@ -44,9 +49,10 @@ func newLimits(o RateLimitOptions, log *slog.Logger) *limits {
 		o.RedisPrefix = "assistloop:ratelimit"
 	}
 	return &limits{
-		all:   newLimiter("all", AccountLimit, o, log),
-		close: newLimiter("close", CloseLimit, o, log),
-		log:   log,
+		all:       newLimiter("all", AccountLimit, o, log),
+		close:     newLimiter("close", CloseLimit, o, log),
+		anonymous: newLimiter("anonymous", AccountLimit, o, log),
+		log:       log,
 	}
 }
 
@@ -90,47 +96,74 @@ func accountKey(r *http.Request) string {
 	return p.UserID + "|" + p.ClientID
 }
 
-// middleware counts each request against every limiter of chain. A request
-// over any budget gets 429 and counts against none; otherwise it counts
-// against all, and X-RateLimit-Limit/-Remaining describe the budget closest
-// to running out.
+// middleware counts each request against every limiter of chain, keyed by
+// its connected account (see admit).
 func (ls *limits) middleware(chain ...*limiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			key := accountKey(r)
-			for _, l := range chain {
-				exceeded, err := l.exceeded(key)
-				if err != nil {
-					ls.unavailable(w, r, err)
-					return
-				}
-				if exceeded {
-					l.refuse(w)
-					return
-				}
+			if ls.admit(w, r, accountKey(r), chain...) {
+				next.ServeHTTP(w, r)
 			}
-			tightest, tightestRemaining := (*limiter)(nil), math.MaxInt
-			for _, l := range chain {
-				sink := &headerSink{header: http.Header{}}
-				if l.rl.OnLimit(sink, r, key) {
-					if sink.err != nil {
-						ls.unavailable(w, r, sink.err)
-						return
-					}
-					l.refuse(w) // a concurrent request took the last slot
-					return
-				}
-				if n, err := strconv.Atoi(sink.header.Get("X-RateLimit-Remaining")); err == nil && n < tightestRemaining {
-					tightest, tightestRemaining = l, n
-				}
-			}
-			if tightest != nil {
-				w.Header().Set("X-RateLimit-Limit", strconv.Itoa(tightest.limit))
-				w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(max(tightestRemaining, 0)))
-			}
-			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// anonymousKey names the client address of a request without a valid
+// token (the router has already resolved trusted proxies).
+func anonymousKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "ip|" + host
+}
+
+// public counts a request that needs no token (or whose token was refused)
+// against the anonymous budget of its client address.
+func (ls *limits) public(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if ls.admit(w, r, anonymousKey(r), ls.anonymous) {
+			next(w, r)
+		}
+	}
+}
+
+// admit counts the request against every limiter of chain under key. A
+// request over any budget gets 429 (admit writes it and returns false) and
+// counts against none; otherwise it counts against all, and
+// X-RateLimit-Limit/-Remaining describe the budget closest to running out.
+func (ls *limits) admit(w http.ResponseWriter, r *http.Request, key string, chain ...*limiter) bool {
+	for _, l := range chain {
+		exceeded, err := l.exceeded(key)
+		if err != nil {
+			ls.unavailable(w, r, err)
+			return false
+		}
+		if exceeded {
+			l.refuse(w)
+			return false
+		}
+	}
+	tightest, tightestRemaining := (*limiter)(nil), math.MaxInt
+	for _, l := range chain {
+		sink := &headerSink{header: http.Header{}}
+		if l.rl.OnLimit(sink, r, key) {
+			if sink.err != nil {
+				ls.unavailable(w, r, sink.err)
+				return false
+			}
+			l.refuse(w) // a concurrent request took the last slot
+			return false
+		}
+		if n, err := strconv.Atoi(sink.header.Get("X-RateLimit-Remaining")); err == nil && n < tightestRemaining {
+			tightest, tightestRemaining = l, n
+		}
+	}
+	if tightest != nil {
+		w.Header().Set("X-RateLimit-Limit", strconv.Itoa(tightest.limit))
+		w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(max(tightestRemaining, 0)))
+	}
+	return true
 }
 
 // exceeded reports whether one more request would go over the budget,

@@ -258,3 +258,33 @@ func TestRateLimitRedisURL(t *testing.T) {
 	checkTooMany(t, do(t, urls[0], request{Path: "/v1/oauth/me", Token: token}), rest.AccountLimit, 3600)
 	checkTooMany(t, do(t, urls[1], request{Path: "/api/v1/oauth/me", Token: token}), rest.AccountLimit, 3600)
 }
+
+// TestRateLimitAnonymous: requests without a valid token, to unknown routes
+// or to the public OpenAPI document count per client address, carry the
+// rate-limit headers like every other response, and are refused past the
+// budget; an authenticated account's budget is not touched.
+func TestRateLimitAnonymous(t *testing.T) {
+	w := shared(t)
+	srv := limitedServer(t, w, "1h")
+	requests := []request{
+		{Path: "/v1/oauth/me"},
+		{Path: "/v1/oauth/me", Token: "alat_guessed-token"},
+		{Path: "/api/v1/no/such/route"},
+		{Path: "/v1/openapi.json"},
+	}
+	for i := range rest.AccountLimit {
+		req := requests[i%len(requests)]
+		req.Undocumented = req.Path == "/api/v1/no/such/route"
+		r := do(t, srv.URL, req)
+		if r.Status == http.StatusTooManyRequests {
+			t.Fatalf("request %d refused: %s", i+1, r.Body)
+		}
+		if got, want := header(t, r, "X-RateLimit-Remaining"), rest.AccountLimit-i-1; got != want || header(t, r, "X-RateLimit-Limit") != rest.AccountLimit {
+			t.Fatalf("request %d (%s): remaining %d, want %d", i+1, req.Path, got, want)
+		}
+	}
+	checkTooMany(t, do(t, srv.URL, request{Path: "/v1/oauth/me", Token: "alat_another-guess"}), rest.AccountLimit, 3600)
+	if r := do(t, srv.URL, request{Path: "/v1/oauth/me", Token: w.B.Token}); r.Status != http.StatusOK || header(t, r, "X-RateLimit-Remaining") != rest.AccountLimit-1 {
+		t.Errorf("a valid token from the same address: %d, remaining %s", r.Status, r.Header.Get("X-RateLimit-Remaining"))
+	}
+}

@@ -93,19 +93,23 @@ func New(opts Options) (http.Handler, error) {
 		}
 	}
 	limits := newLimits(opts.RateLimit, log)
+	writeError := WriteError(log)
 
 	r := chi.NewRouter()
-	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+	r.NotFound(limits.public(func(w http.ResponseWriter, _ *http.Request) {
 		WriteErrorBody(w, http.StatusNotFound, &assistloop.Error{Code: assistloop.ENOTFOUND, Title: "Not found",
 			Message: "The requested route does not exist."})
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+	}))
+	r.MethodNotAllowed(limits.public(func(w http.ResponseWriter, r *http.Request) {
 		WriteErrorBody(w, http.StatusMethodNotAllowed, &assistloop.Error{Code: assistloop.EINVALID, Title: "Method not allowed",
 			Message: "The route does not support the " + r.Method + " method."})
-	})
-	r.Get("/openapi.json", serveOpenAPI)
+	}))
+	r.Get("/openapi.json", limits.public(serveOpenAPI))
 	r.Group(func(r chi.Router) {
-		r.Use(auth.Require(opts.Tokens, WriteError(log)))
+		// A request whose token is refused counts against its address.
+		r.Use(auth.Require(opts.Tokens, func(w http.ResponseWriter, r *http.Request, err error) {
+			limits.public(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, err) })(w, r)
+		}))
 		for _, rt := range routes {
 			chain := []*limiter{limits.all}
 			if rt.closeLimit {
