@@ -51,6 +51,8 @@ type App struct {
 	// adjust it (trusted CAs, shorter timeouts) before calling Run.
 	WebhookOptions webhook.Options
 
+	// RedisPrefix prefixes every key the service keeps in Redis.
+	RedisPrefix string
 	// Redis holds the rate-limit counters when REDIS_URL is set.
 	Redis *redis.Client
 }
@@ -113,6 +115,7 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 	a.Executor = graph.NewExecutor(a.Resolver, a.graphOptions())
 	a.WebhookOptions = webhook.DefaultOptions()
 	a.WebhookOptions.AllowPrivateTargets = cfg.WebhookAllowPrivateTargets
+	a.RedisPrefix = "assistloop"
 	if cfg.RedisURL != "" {
 		a.Redis = newRedis(cfg.RedisURL)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/httprate"
+	httprateredis "github.com/go-chi/httprate-redis"
 
 	"github.com/assistloop/assistloop/graph"
 	"github.com/assistloop/assistloop/graph/playground"
@@ -59,7 +61,15 @@ func (a *App) Handler() http.Handler {
 	r.Handle("/playground", pg)
 	r.Handle("/playground/*", pg)
 
-	oauth.Mount(r, oauth.Options{Users: a.Services.Users, OAuth: a.OAuth, Issuer: a.Config.PublicURL, Log: a.Log})
+	oauthOpts := oauth.Options{Users: a.Services.Users, OAuth: a.OAuth, Issuer: a.Config.PublicURL, Log: a.Log}
+	if a.Redis != nil {
+		// Failed sign-ins count across every instance.
+		oauthOpts.LoginLimits.Counter = func() httprate.LimitCounter {
+			return httprateredis.NewCounter(&httprateredis.Config{Client: a.Redis, PrefixKey: a.RedisPrefix + ":oauth-login",
+				WindowLength: oauth.DefaultLoginWindow})
+		}
+	}
+	oauth.Mount(r, oauthOpts)
 
 	// The REST API, under both documented prefixes; one handler, so both
 	// share each account's rate-limit budget.
@@ -87,8 +97,9 @@ func (a *App) restHandler() http.Handler {
 		Tokens:   a.Tokens,
 		Log:      a.Log,
 		RateLimit: rest.RateLimitOptions{
-			Window: a.Config.RateLimitWindow,
-			Redis:  a.Redis,
+			Window:      a.Config.RateLimitWindow,
+			Redis:       a.Redis,
+			RedisPrefix: a.RedisPrefix + ":ratelimit",
 		},
 	})
 	if err != nil {

@@ -385,8 +385,7 @@ func TestRefreshTokenAttacks(t *testing.T) {
 }
 
 // TestRevokedAndExpiredAccessTokens: revoked and expired access tokens get
-// 401 on GraphQL. (The REST routes use the same middleware; their half of
-// this test comes with the REST layer.)
+// 401 on GraphQL and on a REST route.
 func TestRevokedAndExpiredAccessTokens(t *testing.T) {
 	e := newEnv(t)
 	tokens := func() map[string]any {
@@ -419,6 +418,20 @@ func TestRevokedAndExpiredAccessTokens(t *testing.T) {
 			!strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
 			t.Errorf("%s token on /graphql: status %d, WWW-Authenticate %q, body %s; want 401 UNAUTHENTICATED",
 				name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+		}
+		for _, path := range []string{"/v1/my/organizations", "/api/v1/oauth/me"} {
+			req, _ := http.NewRequest(http.MethodGet, e.URL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := e.HTTP.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := readAll(t, resp)
+			if resp.StatusCode != http.StatusUnauthorized || body != `{"error":"Unauthenticated","message":"No valid access token was provided."}`+"\n" ||
+				!strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
+				t.Errorf("%s token on %s: status %d, WWW-Authenticate %q, body %q; want 401", name, path,
+					resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+			}
 		}
 	}
 }

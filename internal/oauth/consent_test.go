@@ -2,14 +2,17 @@ package oauth_test
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/assistloop/assistloop/internal/app"
 	"github.com/assistloop/assistloop/internal/assistloop"
 	"github.com/assistloop/assistloop/internal/oauth"
 )
@@ -306,5 +309,34 @@ func TestLoginLimitPerIP(t *testing.T) {
 	}
 	if got := signIn(e.User.Email, userPassword, "198.51.100.1:4000"); got != http.StatusFound {
 		t.Errorf("right credentials from another address: status %d, want 302", got)
+	}
+}
+
+// TestLoginLimitSharedThroughRedis: with REDIS_URL, failed sign-ins on one
+// instance count on another.
+func TestLoginLimitSharedThroughRedis(t *testing.T) {
+	if conn, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second); err != nil {
+		t.Skip("no Redis on 127.0.0.1:6379")
+	} else {
+		conn.Close()
+	}
+	prefix := "assistloop-test-" + assistloop.RandomString(8)
+	env := map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0"}
+	tune := func(a *app.App) { a.RedisPrefix = prefix }
+	one := newEnvWith(t, env, tune)
+	two := newEnvWith(t, env, tune)
+	two.User, two.Make = one.User, one.Make // the same account, through the other instance
+
+	authURL := one.authURL(map[string]string{"response_type": "code", "client_id": one.Make.ID, "redirect_uri": makeCallback})
+	for i := range oauth.DefaultLoginFailuresPerAccount {
+		resp := one.approve(authURL, "wrong password")
+		if readAll(t, resp); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d on instance one: status %d", i+1, resp.StatusCode)
+		}
+	}
+	resp := two.approve(two.authURL(map[string]string{"response_type": "code", "client_id": one.Make.ID, "redirect_uri": makeCallback}), userPassword)
+	if readAll(t, resp); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("right password on instance two after %d failures on one: status %d, want 429",
+			oauth.DefaultLoginFailuresPerAccount, resp.StatusCode)
 	}
 }

@@ -43,6 +43,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	if got, want := len(viewer["scopes"].([]any)), 4; got != want {
 		t.Errorf("viewer scopes = %v, want %d", viewer["scopes"], want)
 	}
+	e.wantMe(tok.AccessToken) // Make's connection test
 
 	// Refresh, as Make does when the access token has expired.
 	refreshed, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
@@ -55,6 +56,10 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	}
 	if status, _ := e.viewer(refreshed.AccessToken); status != http.StatusOK {
 		t.Errorf("viewer with the refreshed access token: status %d, want 200", status)
+	}
+	e.wantMe(refreshed.AccessToken)
+	if status, _ := e.me(tok.AccessToken); status != http.StatusUnauthorized {
+		t.Errorf("/api/v1/oauth/me with the replaced access token: status %d, want 401", status)
 	}
 	if status, _ := e.viewer(tok.AccessToken); status != http.StatusUnauthorized {
 		t.Errorf("viewer with the replaced access token: status %d, want 401", status)
@@ -91,6 +96,7 @@ func TestTokenRequestJSON(t *testing.T) {
 	if status, _ := e.viewer(body["access_token"].(string)); status != http.StatusOK {
 		t.Errorf("viewer: status %d, want 200", status)
 	}
+	e.wantMe(body["access_token"].(string))
 
 	status, header, refreshed := e.post("/oauth/token", map[string]string{
 		"grant_type": "refresh_token", "refresh_token": body["refresh_token"].(string),

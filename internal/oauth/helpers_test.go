@@ -71,12 +71,19 @@ type env struct {
 
 // newEnv starts the real router on an httptest server whose URL is also
 // the service's PUBLIC_URL (the OAuth issuer).
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, nil, nil) }
+
+// newEnvWith is newEnv with more configuration (vars) and a chance to
+// adjust the app before its router is built (tune).
+func newEnvWith(t testing.TB, vars map[string]string, tune func(*app.App)) *env {
 	t.Helper()
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	cfg, err := config.Load(func(k string) string {
+		if v, ok := vars[k]; ok {
+			return v
+		}
 		return map[string]string{"PUBLIC_URL": srv.URL, "DATABASE_URL": "postgres://unused/"}[k]
 	})
 	if err != nil {
@@ -85,6 +92,9 @@ func newEnv(t testing.TB) *env {
 	logs := &syncBuffer{}
 	db := pgtest.Open(t)
 	a := app.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), db)
+	if tune != nil {
+		tune(a)
+	}
 	handler = a.Handler()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
@@ -275,6 +285,34 @@ func (e *env) viewer(token string) (int, map[string]any) {
 	raw := readAll(e.t, resp)
 	_ = json.Unmarshal([]byte(raw), &out)
 	return resp.StatusCode, out.Data.Viewer
+}
+
+// me calls Make's connection test, GET /api/v1/oauth/me, with the token
+// and returns the status and the decoded body.
+func (e *env) me(token string) (int, map[string]any) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.URL+"/api/v1/oauth/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := e.HTTP.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out map[string]any
+	raw := readAll(e.t, resp)
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		e.t.Fatalf("/api/v1/oauth/me answered %d %q", resp.StatusCode, raw)
+	}
+	return resp.StatusCode, out
+}
+
+// wantMe checks that /api/v1/oauth/me answers exactly the token's user.
+func (e *env) wantMe(token string) {
+	e.t.Helper()
+	status, me := e.me(token)
+	want := map[string]any{"uuid": e.User.ID, "name": e.User.Name, "email": e.User.Email}
+	if status != http.StatusOK || len(me) != 3 || me["uuid"] != want["uuid"] || me["name"] != want["name"] || me["email"] != want["email"] {
+		e.t.Errorf("/api/v1/oauth/me = %d %v, want 200 %v", status, me, want)
+	}
 }
 
 // exec runs SQL against the test database.
