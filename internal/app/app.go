@@ -51,6 +51,8 @@ type App struct {
 	// adjust it (trusted CAs, shorter timeouts) before calling Run.
 	WebhookOptions webhook.Options
 
+	metrics *metrics
+
 	// RedisPrefix prefixes every key the service keeps in Redis.
 	RedisPrefix string
 	// Redis holds the rate-limit counters when REDIS_URL is set.
@@ -113,8 +115,10 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 	}
 	a.Resolver = &graph.Resolver{Services: a.Services, PublicURL: cfg.PublicURL, Log: log}
 	a.Executor = graph.NewExecutor(a.Resolver, a.graphOptions())
+	a.metrics = newMetrics(db)
 	a.WebhookOptions = webhook.DefaultOptions()
 	a.WebhookOptions.AllowPrivateTargets = cfg.WebhookAllowPrivateTargets
+	a.WebhookOptions.Observe = a.metrics.observeWebhookAttempt
 	a.RedisPrefix = "assistloop"
 	if cfg.RedisURL != "" {
 		a.Redis = newRedis(cfg.RedisURL)

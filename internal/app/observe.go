@@ -28,6 +28,9 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	webhookAttempts *prometheus.CounterVec
+	webhookLatency  prometheus.Histogram
 }
 
 func newMetrics(db *bun.DB) *metrics {
@@ -43,15 +46,31 @@ func newMetrics(db *bun.DB) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration,
+	m.webhookAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "assistloop_webhook_attempts_total",
+		Help: "Webhook delivery attempts by outcome (succeeded, retry, failed, gone) and response status class.",
+	}, []string{"outcome", "status"})
+	m.webhookLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "assistloop_webhook_attempt_duration_seconds",
+		Help:    "Webhook delivery attempt latency, from sending the request to the end of the response.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+	})
+	m.registry.MustRegister(m.requests, m.duration, m.webhookAttempts, m.webhookLatency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db.DB, "assistloop"))
 	return m
 }
 
-// Registry returns the registry for components that add their own metrics.
-func (m *metrics) Registry() *prometheus.Registry { return m.registry }
+// observeWebhookAttempt counts one delivery attempt.
+func (m *metrics) observeWebhookAttempt(r *assistloop.AttemptResult) {
+	status := "none" // no response: timeout, refused connection
+	if r.StatusCode > 0 {
+		status = strconv.Itoa(r.StatusCode/100) + "xx"
+	}
+	m.webhookAttempts.WithLabelValues(string(r.Outcome), status).Inc()
+	m.webhookLatency.Observe(r.Latency.Seconds())
+}
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})

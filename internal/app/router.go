@@ -21,7 +21,7 @@ import (
 
 // Handler builds the service's HTTP router.
 func (a *App) Handler() http.Handler {
-	m := newMetrics(a.DB)
+	m := a.metrics
 	r := chi.NewRouter()
 	r.Use(trustProxies(a.Config.TrustedProxies))
 	r.Use(observe(a.Log, m))

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -55,9 +56,8 @@ func startWebhookApp(t *testing.T, rc *receiver, tune func(*app.App)) (*app.App,
 	return a, serve(t, a)
 }
 
-// TestWebhookEndToEnd subscribes through GraphQL (the REST route is a thin
-// adapter over the same mutation), starts a conversation and requests a
-// handoff, and checks that an HTTPS receiver gets the documented payloads,
+// TestWebhookEndToEnd subscribes through REST (as Make does), starts a
+// conversation through GraphQL and requests a handoff, and checks that an HTTPS receiver gets the documented payloads,
 // byte for byte, signed so that the Standard Webhooks reference verifier
 // accepts them.
 func TestWebhookEndToEnd(t *testing.T) {
@@ -132,6 +132,19 @@ func TestWebhookEndToEnd(t *testing.T) {
 	if n := len(rc.requests()); n != 2 {
 		t.Errorf("receiver got %d requests, want 2", n)
 	}
+
+	// Both attempts are counted in the metrics (recorded just after the
+	// receiver answered).
+	eventually(t, "webhook attempt metrics", func() bool {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `assistloop_webhook_attempts_total{outcome="succeeded",status="2xx"} 2`) &&
+			strings.Contains(string(body), "assistloop_webhook_attempt_duration_seconds_count 2")
+	})
 }
 
 // checkHeaders checks what Standard Webhooks requires beyond the signature.

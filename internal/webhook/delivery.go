@@ -136,6 +136,9 @@ func (e *Engine) attempt(ctx context.Context, job *assistloop.DeliveryJob) finis
 	if resp.Err != nil {
 		r.Error = resp.Err.Error()
 	}
+	if e.opts.Observe != nil {
+		e.opts.Observe(r)
+	}
 	if outcome != assistloop.OutcomeSucceeded {
 		// The target URL is a secret of its owner (Make's hook URLs are):
 		// logs name the subscription only.

@@ -55,6 +55,8 @@ type Options struct {
 	RestartDelay time.Duration
 	// CursorName names the fan-out's cursor row.
 	CursorName string
+	// Observe, when set, is told of every attempt made (for metrics).
+	Observe func(*assistloop.AttemptResult)
 }
 
 // DefaultOptions are the production settings (contract §6: 15 s per
