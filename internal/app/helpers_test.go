@@ -128,29 +128,43 @@ type gqlError struct {
 	Message    string `json:"message"`
 	Extensions struct {
 		Code   string              `json:"code"`
+		Title  string              `json:"title"`
 		Fields map[string][]string `json:"fields"`
 	} `json:"extensions"`
 }
 
 type gqlResponse struct {
+	Status int             `json:"-"`
+	Header http.Header     `json:"-"`
 	Data   json.RawMessage `json:"data"`
 	Errors []gqlError      `json:"errors"`
 }
 
-// gql posts a GraphQL operation and returns the response.
+// code is the first error's extensions.code, "" without errors.
+func (r gqlResponse) code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	return r.Errors[0].Extensions.Code
+}
+
+// gql posts a GraphQL operation (with the token, when not empty) and
+// returns the response.
 func gql(t testing.TB, baseURL, token, query string, vars map[string]any) gqlResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, baseURL+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var out gqlResponse
+	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header}
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Fatalf("GraphQL response %d is not JSON: %s", resp.StatusCode, raw)
 	}
