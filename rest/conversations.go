@@ -33,12 +33,7 @@ var listConversationsRoute = &route{
 		if v, ok := q.oneOf("response_mode", map[string]string{"ai": "AI", "human": "HUMAN"}); ok {
 			filter["responseMode"] = v
 		}
-		if v, ok := q.date("created_from", false); ok {
-			filter["createdFrom"] = v
-		}
-		if v, ok := q.date("created_to", true); ok {
-			filter["createdTo"] = v
-		}
+		q.dateRange(filter)
 		p := q.pagination(defaultPerPage)
 		if err := q.err(); err != nil {
 			return nil, err

@@ -28,12 +28,7 @@ var findMessagesRoute = &route{
 	serve: func(x *exchange) (any, error) {
 		q := x.query()
 		filter := map[string]any{"types": []string{"GUEST", "AGENT"}}
-		if v, ok := q.date("created_from", false); ok {
-			filter["createdFrom"] = v
-		}
-		if v, ok := q.date("created_to", true); ok {
-			filter["createdTo"] = v
-		}
+		q.dateRange(filter)
 		p := q.pagination(defaultPerPage)
 		if err := q.err(); err != nil {
 			return nil, err

@@ -142,3 +142,15 @@ func (q *queryParams) paged() bool {
 	_, perPage := q.get("per_page")
 	return page || perPage
 }
+
+// dateRange adds the created_from/created_to parameters to a GraphQL
+// filter as createdFrom/createdTo (a date alone as created_to means its
+// whole day).
+func (q *queryParams) dateRange(filter map[string]any) {
+	if v, ok := q.date("created_from", false); ok {
+		filter["createdFrom"] = v
+	}
+	if v, ok := q.date("created_to", true); ok {
+		filter["createdTo"] = v
+	}
+}
