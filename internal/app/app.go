@@ -119,6 +119,10 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 	a.WebhookOptions = webhook.DefaultOptions()
 	a.WebhookOptions.AllowPrivateTargets = cfg.WebhookAllowPrivateTargets
 	a.WebhookOptions.Observe = a.metrics.observeWebhookAttempt
+	a.WebhookOptions.Retention = cfg.WebhookLogRetention
+	if a.WebhookOptions.Retention == 0 {
+		a.WebhookOptions.Retention = -1 // keep forever
+	}
 	a.RedisPrefix = "assistloop"
 	if cfg.RedisURL != "" {
 		a.Redis = newRedis(cfg.RedisURL)

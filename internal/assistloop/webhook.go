@@ -374,4 +374,8 @@ type DeliveryQueue interface {
 	// WaitDeliveries returns a channel signalled when new deliveries may be
 	// due, and a function to stop listening.
 	WaitDeliveries() (<-chan struct{}, func())
+	// PruneDeliveries deletes up to limit finished deliveries (with their
+	// attempts) completed before before, oldest first, and returns how many
+	// it deleted. Pending deliveries are never pruned.
+	PruneDeliveries(ctx context.Context, before time.Time, limit int) (int, error)
 }

@@ -47,6 +47,9 @@ type Config struct {
 	// WebhookAllowPrivateTargets lets webhook targets resolve to loopback
 	// and private addresses (local testing only).
 	WebhookAllowPrivateTargets bool
+	// WebhookLogRetention is how long finished deliveries stay in the
+	// delivery log; 0 keeps them forever.
+	WebhookLogRetention time.Duration
 
 	GraphQLComplexityLimit int
 	GraphQLIntrospection   bool
@@ -114,12 +117,18 @@ func Load(getenv func(string) string) (Config, error) {
 		RedisURL:                   str("REDIS_URL", ""),
 		RateLimitWindow:            duration("RATE_LIMIT_WINDOW", time.Minute),
 		WebhookAllowPrivateTargets: boolean("WEBHOOK_ALLOW_PRIVATE_TARGETS", false),
+		WebhookLogRetention:        30 * 24 * time.Hour,
 		GraphQLComplexityLimit:     integer("GRAPHQL_COMPLEXITY_LIMIT", 5000),
 		GraphQLIntrospection:       boolean("GRAPHQL_INTROSPECTION", getenv("DATABASE_URL") == ""),
 		ShutdownTimeout:            duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
 
 	c.DemoOnEmpty = boolean("DEMO_ON_EMPTY", c.DatabaseURL == "")
+	if v := str("WEBHOOK_LOG_RETENTION", ""); v == "0" {
+		c.WebhookLogRetention = 0
+	} else if v != "" {
+		c.WebhookLogRetention = duration("WEBHOOK_LOG_RETENTION", 0)
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(str("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", getenv("LOG_LEVEL")))
 	}

@@ -71,3 +71,15 @@ func TestRedisURL(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhookLogRetention(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 30 * 24 * time.Hour, "0": 0, "48h": 48 * time.Hour} {
+		c, err := Load(env(map[string]string{"WEBHOOK_LOG_RETENTION": v}))
+		if err != nil || c.WebhookLogRetention != want {
+			t.Errorf("WEBHOOK_LOG_RETENTION=%q: %v (%v), want %v", v, c.WebhookLogRetention, err, want)
+		}
+	}
+	if _, err := Load(env(map[string]string{"WEBHOOK_LOG_RETENTION": "a month"})); err == nil || !strings.Contains(err.Error(), "WEBHOOK_LOG_RETENTION") {
+		t.Errorf("bad retention accepted: %v", err)
+	}
+}

@@ -57,6 +57,12 @@ type Options struct {
 	CursorName string
 	// Observe, when set, is told of every attempt made (for metrics).
 	Observe func(*assistloop.AttemptResult)
+	// Retention is how long finished deliveries and their attempts stay
+	// in the delivery log (WEBHOOK_LOG_RETENTION); negative keeps them
+	// forever.
+	Retention time.Duration
+	// RetentionInterval is how often the log is pruned.
+	RetentionInterval time.Duration
 }
 
 // DefaultOptions are the production settings (contract §6: 15 s per
@@ -73,6 +79,9 @@ func DefaultOptions() Options {
 		FanOutBatch:   256,
 		RestartDelay:  time.Second,
 		CursorName:    "webhooks",
+
+		Retention:         30 * 24 * time.Hour,
+		RetentionInterval: time.Hour,
 	}
 }
 
@@ -114,6 +123,12 @@ func (o Options) withDefaults() Options {
 	if o.CursorName == "" {
 		o.CursorName = d.CursorName
 	}
+	if o.Retention == 0 {
+		o.Retention = d.Retention
+	}
+	if o.RetentionInterval <= 0 {
+		o.RetentionInterval = d.RetentionInterval
+	}
 	return o
 }
 
@@ -140,10 +155,10 @@ func NewEngine(queue assistloop.DeliveryQueue, exec Executor, opts Options, log 
 	}
 }
 
-// Start runs the fan-out and delivery workers until ctx ends, marking wg
-// done as each stops.
+// Start runs the fan-out worker, the delivery workers and the log's
+// retention until ctx ends, marking wg done as each stops.
 func (e *Engine) Start(ctx context.Context, wg *sync.WaitGroup) {
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		e.RunFanOut(ctx)
@@ -151,6 +166,10 @@ func (e *Engine) Start(ctx context.Context, wg *sync.WaitGroup) {
 	go func() {
 		defer wg.Done()
 		e.RunDelivery(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		e.RunRetention(ctx)
 	}()
 }
 
