@@ -19,9 +19,11 @@ import (
 
 	"github.com/assistloop/assistloop/graph"
 	"github.com/assistloop/assistloop/internal/assistloop"
+	"github.com/assistloop/assistloop/internal/blobstore"
 	"github.com/assistloop/assistloop/internal/config"
 	"github.com/assistloop/assistloop/internal/pgcluster"
 	"github.com/assistloop/assistloop/internal/postgres"
+	"github.com/assistloop/assistloop/internal/scheduler"
 	"github.com/assistloop/assistloop/internal/webhook"
 	"github.com/assistloop/assistloop/migrations"
 )
@@ -53,6 +55,11 @@ type App struct {
 
 	// Redis holds the rate-limit counters when REDIS_URL is set.
 	Redis *redis.Client
+
+	// Blobs holds attachment bytes (BLOB_URL).
+	Blobs *blobstore.Store
+	// SchedulerOptions configure the scheduled-message sender Run starts.
+	SchedulerOptions scheduler.Options
 }
 
 // NewLogger returns the service's structured logger.
@@ -91,9 +98,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	return New(cfg, log, db), nil
 }
 
-// New builds the services over an open, migrated database.
+// New builds the services over an open, migrated database. It panics when
+// the blob store cannot be opened (BLOB_URL was validated by config.Load;
+// a local directory that cannot be created is an operator's problem to
+// see at once).
 func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 	store := postgres.NewDB(db, log)
+	blobs, err := blobstore.Open(context.Background(), cfg.BlobURL)
+	if err != nil {
+		panic("app: " + err.Error())
+	}
 	a := &App{Config: cfg, Log: log, DB: db, Store: store,
 		Services: graph.Services{
 			Users:         postgres.NewUserService(store),
@@ -104,7 +118,12 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 			Messages:      postgres.NewMessageService(store),
 			Events:        postgres.NewEventService(store),
 			Webhooks:      postgres.NewWebhookService(store, webhook.NewGuard(cfg.WebhookAllowPrivateTargets)),
+
+			ConversationsAPI: postgres.NewConversationsAPI(store),
+			Attachments:      postgres.NewAttachmentService(store, blobs, cfg.UploadMaxBytes),
 		},
+		Blobs:            blobs,
+		SchedulerOptions: scheduler.Options{Poll: cfg.SchedulerPoll},
 		Tokens:  postgres.NewTokenService(store),
 		Clients: postgres.NewClientService(store),
 		OAuth:   postgres.NewOAuthService(store),
@@ -148,6 +167,7 @@ func (a *App) Close() error {
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}
+	_ = a.Blobs.Close()
 	return a.DB.Close()
 }
 
