@@ -124,9 +124,9 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 		},
 		Blobs:            blobs,
 		SchedulerOptions: scheduler.Options{Poll: cfg.SchedulerPoll},
-		Tokens:  postgres.NewTokenService(store),
-		Clients: postgres.NewClientService(store),
-		OAuth:   postgres.NewOAuthService(store),
+		Tokens:           postgres.NewTokenService(store),
+		Clients:          postgres.NewClientService(store),
+		OAuth:            postgres.NewOAuthService(store),
 	}
 	a.Resolver = &graph.Resolver{Services: a.Services, PublicURL: cfg.PublicURL, Log: log}
 	a.Executor = graph.NewExecutor(a.Resolver, a.graphOptions())

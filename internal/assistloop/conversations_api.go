@@ -48,7 +48,9 @@ func (c MessageChannel) Valid() bool {
 
 // External reports whether a provider outside the service delivers the
 // channel's outbound messages (and reports their delivery state).
-func (c MessageChannel) External() bool { return c != ChannelLiveChat && c != ChannelWebChat && c != "" }
+func (c MessageChannel) External() bool {
+	return c != ChannelLiveChat && c != ChannelWebChat && c != ""
+}
 
 // Via is the seed-000 "via" of a message on the channel.
 func (c MessageChannel) Via() string {
@@ -84,7 +86,9 @@ func (m *Message) ChannelOrDefault() MessageChannel {
 }
 
 // Pending reports whether the message is scheduled and not sent yet.
-func (m *Message) Pending() bool { return m.ScheduledAt != nil && m.SentAt == nil && m.CancelledAt == nil }
+func (m *Message) Pending() bool {
+	return m.ScheduledAt != nil && m.SentAt == nil && m.CancelledAt == nil
+}
 
 // Delivery states of a message (the reference's message status).
 const (
@@ -191,7 +195,7 @@ func (s *ConversationSearch) Validate() error {
 		v.Add("sortBy", "The selected sort by is invalid.")
 	}
 	if s.CreatedFrom != nil && s.CreatedTo != nil && s.CreatedTo.Before(*s.CreatedFrom) {
-		v.Add("endDate", "The end date must be a date after or equal to start date.")
+		v.Add("dateAddedTo", "The date added to must be a date after or equal to date added from.")
 	}
 	return v.Err()
 }
