@@ -395,8 +395,10 @@ func renameGraphQLFields(err error, names map[string]string) error {
 		if n, ok := names[f]; ok {
 			name = n
 		}
+		spoken := strings.NewReplacer(".", " ", "_", " ").Replace(f)
 		for _, p := range ps {
-			out.Add(name, strings.ReplaceAll(p, "The "+f+" ", "The "+attribute(name)+" "))
+			p = strings.ReplaceAll(p, "The "+f+" ", "The "+attribute(name)+" ")
+			out.Add(name, strings.ReplaceAll(p, "The "+spoken+" ", "The "+attribute(name)+" "))
 		}
 	}
 	return out.Err()
