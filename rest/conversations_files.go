@@ -73,8 +73,8 @@ var uploadAttachmentsRoute = &route{
 				Message: "The request body must be multipart/form-data."}
 		}
 		tooLarge := &assistloop.Error{Code: assistloop.ETOOLARGE, Title: "Payload too large",
-			Message: fmt.Sprintf("A file may not be larger than %d MiB, and an upload may have at most %d files.",
-				x.uploadMaxBytes>>20, x.uploadMaxFiles)}
+			Message: fmt.Sprintf("A file may not be larger than %s, and an upload may have at most %d files.",
+				assistloop.FormatBytes(x.uploadMaxBytes), x.uploadMaxFiles)}
 		maxTotal := int64(x.uploadMaxFiles)*x.uploadMaxBytes + 1<<20
 		if x.r.ContentLength > maxTotal {
 			// Refused before reading: close the connection rather than

@@ -390,6 +390,17 @@ func validateTranscription(v *Error, field string, ss []TranscriptionSentence) {
 	}
 }
 
+// FormatBytes spells a size limit: "25 MiB", "64 KiB", "100 bytes".
+func FormatBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return itoa(int(n>>20)) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return itoa(int(n>>10)) + " KiB"
+	}
+	return itoa(int(n)) + " bytes"
+}
+
 // UploadAttachmentInput is one uploaded file for a conversation. Body is
 // read once, sequentially, and never held whole in memory.
 type UploadAttachmentInput struct {

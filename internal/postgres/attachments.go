@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"path"
@@ -95,7 +94,7 @@ func cleanFileName(name string) string {
 // tooLarge is the error of a file above the limit.
 func (s *AttachmentService) tooLarge() error {
 	return &assistloop.Error{Code: assistloop.ETOOLARGE, Title: "Payload too large",
-		Message: fmt.Sprintf("A file may not be larger than %d MiB.", s.maxBytes>>20)}
+		Message: "A file may not be larger than " + assistloop.FormatBytes(s.maxBytes) + "."}
 }
 
 // limited fails with tooLarge once more than max bytes were read.
