@@ -12,8 +12,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/assistloop/assistloop/internal/assistloop"
+	"github.com/assistloop/assistloop/internal/postgres"
 )
 
 // Helpers of the Conversations API tests. They work in a workspace of
@@ -213,6 +215,28 @@ func rawGet(t testing.TB, w *world, token, path string) *response {
 		t.Fatal(err)
 	}
 	return &response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+// sendDue sends every due scheduled message once, as the scheduler would.
+func sendDue(t testing.TB, w *world) int {
+	t.Helper()
+	ctx := assistloop.NewSystemContext(context.Background())
+	s := postgres.NewMessageScheduler(w.app.Store)
+	jobs, err := s.ClaimDueMessages(ctx, 100, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, j := range jobs {
+		sent, err := s.SendScheduledMessage(ctx, j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sent {
+			n++
+		}
+	}
+	return n
 }
 
 // contains reports whether body contains s.
