@@ -107,9 +107,9 @@ type ConversationSearchInput struct {
 
 type ConversationSearchResult struct {
 	Nodes []*assistloop.Conversation `json:"nodes"`
-	// Every match, counted up to 10,000.
+	// Every match, counted up to 1,000.
 	Total int `json:"total"`
-	// The count stopped at 10,000.
+	// The count stopped at 1,000.
 	TotalCapped bool `json:"totalCapped"`
 	// Pass as after for the next page; null on the last page.
 	EndCursor   *string `json:"endCursor,omitempty"`

@@ -137,7 +137,7 @@ const (
 	MaxSearchQueryLength = 500
 	// SearchTotalCap bounds the count behind a search's total: counting
 	// stops there, so a common word never makes a search scan everything.
-	SearchTotalCap = 10000
+	SearchTotalCap = 1000
 )
 
 // ConversationSearch selects conversations of one workspace. Lists are
