@@ -32,7 +32,7 @@ func sentences(in []*model.TranscriptionSentenceInput) []assistloop.Transcriptio
 
 // conversationSearch translates the GraphQL search input. A malformed
 // conversation id matches nothing.
-func conversationSearch(in model.ConversationSearchInput) (assistloop.ConversationSearch, error) {
+func conversationSearch(in model.ConversationSearchInput) assistloop.ConversationSearch {
 	s := assistloop.ConversationSearch{OrganizationID: in.OrganizationUUID, Query: deref(in.Query),
 		ChatUserID: in.ChatUserUUID, AgentID: in.AgentUUID, AssignedTo: in.AssignedTo, Status: in.Status,
 		ResponseMode: in.ResponseMode, CreatedFrom: in.CreatedFrom, CreatedTo: in.CreatedTo, StartAfter: in.StartAfter}
@@ -53,7 +53,7 @@ func conversationSearch(in model.ConversationSearchInput) (assistloop.Conversati
 		s.SortBy = *in.SortBy
 	}
 	s.Ascending = in.SortOrder != nil && *in.SortOrder == model.SortOrderAsc
-	return s, nil
+	return s
 }
 
 // prefetchConversations loads the relations a page of conversations shows

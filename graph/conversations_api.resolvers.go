@@ -196,12 +196,8 @@ func (r *mutationResolver) SetMessageTranscription(ctx context.Context, input mo
 }
 
 func (r *queryResolver) SearchConversations(ctx context.Context, input model.ConversationSearchInput, first *int, after *string) (*model.ConversationSearchResult, error) {
-	s, err := conversationSearch(input)
-	if err != nil {
-		return nil, err
-	}
 	p := pageArgs(first, after, nil)
-	page, err := r.Services.ConversationsAPI.SearchConversations(ctx, s, p.First, p.After)
+	page, err := r.Services.ConversationsAPI.SearchConversations(ctx, conversationSearch(input), p.First, p.After)
 	if err != nil {
 		return nil, err
 	}

@@ -1,13 +1,9 @@
 package rest_test
 
 import (
-	"context"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/assistloop/assistloop/internal/assistloop"
 )
 
 // TestConversationsAPIGolden pins the documented shape of every
@@ -96,8 +92,4 @@ func TestConversationsAPIGolden(t *testing.T) {
 	step("search_after_messages", request{Path: "/v1/conversations/search?locationId=" + ws.OrgID + "&contactId=" + contact}, 200)
 	step("delete", request{Method: "DELETE", Path: "/v1/conversations/" + conv}, 200)
 	step("get_deleted", request{Path: "/v1/conversations/" + conv}, 404)
-
-	_ = context.Background
-	_ = http.StatusOK
-	_ = assistloop.EINVALID
 }

@@ -128,7 +128,6 @@ func TestConversationsAPICrossTenant(t *testing.T) {
 	if ms, _ := w.app.Services.Messages.ListMessages(ws.as(), assistloop.MessageFilter{ConversationID: convID}, assistloop.Page{First: 100}); len(ms.Messages) != 2 {
 		t.Errorf("C's conversation has %d messages, want its 2", len(ms.Messages))
 	}
-	_ = context.Background
 }
 
 // TestDeletedConversationDisappears: after DELETE, the conversation is

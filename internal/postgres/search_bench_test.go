@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -145,6 +144,5 @@ func BenchmarkSearchConversations(b *testing.B) {
 			}
 			b.ReportMetric(float64(page.Total), "matches")
 		})
-		_ = fmt.Sprint
 	}
 }
