@@ -53,7 +53,12 @@ func TestConversationsAPIGolden(t *testing.T) {
 		"attachments": []string{files[1]}})}, 200)
 	var sent struct{ MessageID string }
 	out.json(t, &sent)
-	step("get_message", request{Path: "/v1/conversations/messages/" + sent.MessageID}, 200)
+	byID := step("get_message", request{Path: "/v1/conversations/messages/" + sent.MessageID}, 200)
+	var got struct{ UUID string }
+	byID.json(t, &got)
+	if byUUID := do(t, w.srv.URL, request{Path: "/v1/conversations/messages/" + got.UUID, Token: tok}); string(byUUID.Body) != string(byID.Body) {
+		t.Errorf("a message by its UUID: %s, by its id: %s", byUUID.Body, byID.Body)
+	}
 	step("get_inbound_message", request{Path: "/v1/conversations/messages/" + inbound.MessageID}, 200)
 
 	email := step("outbound_email", request{Method: "POST", Path: "/v1/conversations/messages", Body: jsonBody(t, map[string]any{
