@@ -40,6 +40,11 @@ func setComplexity(c *ComplexityRoot) {
 	c.WebhookSubscription.Deliveries = func(child int, _ *assistloop.DeliveryStatus, first *int, _ *string, _ *int) int {
 		return page(child, first)
 	}
+	c.Query.SearchConversations = func(child int, _ model.ConversationSearchInput, first *int, _ *string) int {
+		return page(child, first)
+	}
+	// A transcript is long; price it like a full page.
+	c.Query.MessageTranscription = func(child int, _ string, _ *string) int { return 1 + child*assistloop.MaxPageSize }
 	// A round has at most MaxDeliveryAttempts attempts; redeliveries add
 	// rounds, so price a few.
 	c.WebhookDelivery.Attempts = func(child int) int { return 1 + child*2*assistloop.MaxDeliveryAttempts }

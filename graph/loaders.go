@@ -23,6 +23,7 @@ type loaders struct {
 	events        *dataloadgen.Loader[uuid.UUID, *assistloop.Event]
 	webhooks      *dataloadgen.Loader[string, *assistloop.WebhookSubscription]
 	attempts      *dataloadgen.Loader[uuid.UUID, []*assistloop.WebhookDeliveryAttempt]
+	messages      *dataloadgen.Loader[uuid.UUID, *assistloop.Message]
 }
 
 // loaderWait is how long a loader collects keys before it queries. gqlgen
@@ -60,6 +61,9 @@ func newLoaders(r *Resolver) *loaders {
 				}
 			}
 			return out, nil
+		}, opts...),
+		messages: dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([]*assistloop.Message, []error) {
+			return byKey(r.Services.ConversationsAPI.MessagesByIDs, func(m *assistloop.Message) uuid.UUID { return m.ID }, "Message")(ctx, ids)
 		}, opts...),
 		events: dataloadgen.NewLoader(byKey(r.Services.Events.EventsByIDs,
 			func(e *assistloop.Event) uuid.UUID { return e.ID }, "Event"), opts...),

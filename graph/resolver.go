@@ -22,6 +22,9 @@ type Services struct {
 	Messages      assistloop.MessageService
 	Events        assistloop.EventService
 	Webhooks      assistloop.WebhookService
+	// ConversationsAPI and Attachments back the Conversations API.
+	ConversationsAPI assistloop.ConversationsAPIService
+	Attachments      assistloop.AttachmentService
 }
 
 // Resolver is the root resolver: the dependencies every resolver uses.

@@ -69,6 +69,10 @@ type ComplexityRoot struct {
 		URL         func(childComplexity int) int
 	}
 
+	AttachmentPayload struct {
+		Attachment func(childComplexity int) int
+	}
+
 	ChatUser struct {
 		CountryCode func(childComplexity int) int
 		Email       func(childComplexity int) int
@@ -79,17 +83,26 @@ type ComplexityRoot struct {
 
 	Conversation struct {
 		Agent           func(childComplexity int) int
+		AgentID         func(childComplexity int) int
+		AssignedTo      func(childComplexity int) int
 		ChatUser        func(childComplexity int) int
+		ChatUserID      func(childComplexity int) int
 		ClosedAt        func(childComplexity int) int
 		CreatedAt       func(childComplexity int) int
 		DeletedAt       func(childComplexity int) int
 		ID              func(childComplexity int) int
+		LastMessage     func(childComplexity int) int
+		LastMessageAt   func(childComplexity int) int
 		LastMessageSeen func(childComplexity int) int
 		Messages        func(childComplexity int, filter *model.MessageFilter, first *int, after *string, offset *int) int
 		Organization    func(childComplexity int) int
+		OrganizationID  func(childComplexity int) int
+		Participants    func(childComplexity int) int
 		ResponseMode    func(childComplexity int) int
 		SessionID       func(childComplexity int) int
+		Starred         func(childComplexity int) int
 		Status          func(childComplexity int) int
+		UnreadCount     func(childComplexity int) int
 		UpdatedAt       func(childComplexity int) int
 	}
 
@@ -106,6 +119,27 @@ type ComplexityRoot struct {
 
 	ConversationPayload struct {
 		Conversation func(childComplexity int) int
+	}
+
+	ConversationSearchResult struct {
+		EndCursor   func(childComplexity int) int
+		HasNextPage func(childComplexity int) int
+		Nodes       func(childComplexity int) int
+		Total       func(childComplexity int) int
+		TotalCapped func(childComplexity int) int
+	}
+
+	CreateConversationPayload struct {
+		Conversation func(childComplexity int) int
+		Message      func(childComplexity int) int
+	}
+
+	DeleteConversationPayload struct {
+		ConversationUUID func(childComplexity int) int
+	}
+
+	DiscardAttachmentsPayload struct {
+		Ids func(childComplexity int) int
 	}
 
 	Event struct {
@@ -125,23 +159,32 @@ type ComplexityRoot struct {
 	}
 
 	Message struct {
-		Attachments    func(childComplexity int) int
-		Content        func(childComplexity int) int
-		ConversationID func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		EmailOpenedAt  func(childComplexity int) int
-		EmailSeen      func(childComplexity int) int
-		EmailedAt      func(childComplexity int) int
-		ID             func(childComplexity int) int
-		IsRead         func(childComplexity int) int
-		PublicID       func(childComplexity int) int
-		Responder      func(childComplexity int) int
-		ResponderType  func(childComplexity int) int
-		SenderName     func(childComplexity int) int
-		Status         func(childComplexity int) int
-		Type           func(childComplexity int) int
-		UserFeedback   func(childComplexity int) int
-		Via            func(childComplexity int) int
+		Attachments      func(childComplexity int) int
+		CancelledAt      func(childComplexity int) int
+		ChannelOrDefault func(childComplexity int) int
+		ChatUserUUID     func(childComplexity int) int
+		Content          func(childComplexity int) int
+		ConversationID   func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Direction        func(childComplexity int) int
+		EmailOpenedAt    func(childComplexity int) int
+		EmailSeen        func(childComplexity int) int
+		EmailedAt        func(childComplexity int) int
+		Error            func(childComplexity int) int
+		ID               func(childComplexity int) int
+		IsRead           func(childComplexity int) int
+		OrganizationID   func(childComplexity int) int
+		PublicID         func(childComplexity int) int
+		Responder        func(childComplexity int) int
+		ResponderType    func(childComplexity int) int
+		ResponderUserID  func(childComplexity int) int
+		ScheduledAt      func(childComplexity int) int
+		SenderName       func(childComplexity int) int
+		SentAt           func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Type             func(childComplexity int) int
+		UserFeedback     func(childComplexity int) int
+		Via              func(childComplexity int) int
 	}
 
 	MessageConnection struct {
@@ -155,20 +198,36 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	MessageError struct {
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+		Type    func(childComplexity int) int
+	}
+
 	MessagePayload struct {
 		Message func(childComplexity int) int
 	}
 
 	Mutation struct {
-		CloseConversation   func(childComplexity int, input model.CloseConversationInput) int
-		RedeliverEvent      func(childComplexity int, input model.RedeliverEventInput) int
-		ReplyToConversation func(childComplexity int, input model.ReplyToConversationInput) int
-		RequestHumanHandoff func(childComplexity int, input model.RequestHumanHandoffInput) int
-		SendAgentMessage    func(childComplexity int, input model.SendAgentMessageInput) int
-		SendGuestMessage    func(childComplexity int, input model.SendGuestMessageInput) int
-		StartConversation   func(childComplexity int, input model.StartConversationInput) int
-		SubscribeWebhook    func(childComplexity int, input model.SubscribeWebhookInput) int
-		UnsubscribeWebhook  func(childComplexity int, input model.UnsubscribeWebhookInput) int
+		AddInboundMessage       func(childComplexity int, input model.AddInboundMessageInput) int
+		CancelScheduledMessage  func(childComplexity int, input model.CancelScheduledMessageInput) int
+		CloseConversation       func(childComplexity int, input model.CloseConversationInput) int
+		CreateConversation      func(childComplexity int, input model.CreateConversationInput) int
+		DeleteConversation      func(childComplexity int, input model.DeleteConversationInput) int
+		DiscardAttachments      func(childComplexity int, input model.DiscardAttachmentsInput) int
+		RedeliverEvent          func(childComplexity int, input model.RedeliverEventInput) int
+		ReplyToConversation     func(childComplexity int, input model.ReplyToConversationInput) int
+		RequestHumanHandoff     func(childComplexity int, input model.RequestHumanHandoffInput) int
+		SendAgentMessage        func(childComplexity int, input model.SendAgentMessageInput) int
+		SendGuestMessage        func(childComplexity int, input model.SendGuestMessageInput) int
+		SendOutboundMessage     func(childComplexity int, input model.SendOutboundMessageInput) int
+		SetMessageTranscription func(childComplexity int, input model.SetMessageTranscriptionInput) int
+		StartConversation       func(childComplexity int, input model.StartConversationInput) int
+		SubscribeWebhook        func(childComplexity int, input model.SubscribeWebhookInput) int
+		UnsubscribeWebhook      func(childComplexity int, input model.UnsubscribeWebhookInput) int
+		UpdateConversation      func(childComplexity int, input model.UpdateConversationInput) int
+		UpdateMessageStatus     func(childComplexity int, input model.UpdateMessageStatusInput) int
+		UploadAttachment        func(childComplexity int, input model.UploadAttachmentInput) int
 	}
 
 	Organization struct {
@@ -196,15 +255,27 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	Participant struct {
+		Email func(childComplexity int) int
+		Name  func(childComplexity int) int
+		Role  func(childComplexity int) int
+		UUID  func(childComplexity int) int
+	}
+
 	Query struct {
 		Agent                func(childComplexity int, uuid string) int
+		AnyMessage           func(childComplexity int, id string) int
+		Attachment           func(childComplexity int, id string) int
 		Conversation         func(childComplexity int, uuid string) int
 		Conversations        func(childComplexity int, agentUUID string, filter *model.ConversationFilter, first *int, after *string, offset *int) int
 		Message              func(childComplexity int, id string) int
+		MessageRecording     func(childComplexity int, messageID string, organizationUUID *string) int
+		MessageTranscription func(childComplexity int, messageID string, organizationUUID *string) int
 		Messages             func(childComplexity int, conversationUUID string, filter *model.MessageFilter, first *int, after *string, offset *int) int
 		Organization         func(childComplexity int, uuid string) int
 		Organizations        func(childComplexity int, first *int, after *string, offset *int) int
 		RecentEventSamples   func(childComplexity int, agentUUID string, typeArg *assistloop.EventType, limit *int) int
+		SearchConversations  func(childComplexity int, input model.ConversationSearchInput, first *int, after *string) int
 		Viewer               func(childComplexity int) int
 		WebhookDelivery      func(childComplexity int, id string) int
 		WebhookSubscription  func(childComplexity int, id string) int
@@ -213,6 +284,11 @@ type ComplexityRoot struct {
 
 	RedeliverEventPayload struct {
 		Delivery func(childComplexity int) int
+	}
+
+	SendOutboundMessagePayload struct {
+		Message   func(childComplexity int) int
+		Scheduled func(childComplexity int) int
 	}
 
 	StartConversationPayload struct {
@@ -228,6 +304,15 @@ type ComplexityRoot struct {
 	Subscription struct {
 		Events       func(childComplexity int, after *string, types []assistloop.EventType) int
 		MessageAdded func(childComplexity int, conversationUUID string) int
+	}
+
+	TranscriptionSentence struct {
+		Confidence    func(childComplexity int) int
+		EndTime       func(childComplexity int) int
+		MediaChannel  func(childComplexity int) int
+		SentenceIndex func(childComplexity int) int
+		StartTime     func(childComplexity int) int
+		Transcript    func(childComplexity int) int
 	}
 
 	UnsubscribeWebhookPayload struct {
@@ -422,6 +507,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Attachment.URL(childComplexity), true
 
+	case "AttachmentPayload.attachment":
+		if e.ComplexityRoot.AttachmentPayload.Attachment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttachmentPayload.Attachment(childComplexity), true
+
 	case "ChatUser.countryCode":
 		if e.ComplexityRoot.ChatUser.CountryCode == nil {
 			break
@@ -459,12 +551,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.Agent(childComplexity), true
+	case "Conversation.agentUuid":
+		if e.ComplexityRoot.Conversation.AgentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.AgentID(childComplexity), true
+	case "Conversation.assignedTo", "Conversation.assignedToUuid":
+		if e.ComplexityRoot.Conversation.AssignedTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.AssignedTo(childComplexity), true
 	case "Conversation.chatUser":
 		if e.ComplexityRoot.Conversation.ChatUser == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Conversation.ChatUser(childComplexity), true
+	case "Conversation.chatUserUuid":
+		if e.ComplexityRoot.Conversation.ChatUserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.ChatUserID(childComplexity), true
 	case "Conversation.closedAt":
 		if e.ComplexityRoot.Conversation.ClosedAt == nil {
 			break
@@ -489,6 +599,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.ID(childComplexity), true
+	case "Conversation.lastMessage":
+		if e.ComplexityRoot.Conversation.LastMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.LastMessage(childComplexity), true
+	case "Conversation.lastMessageAt":
+		if e.ComplexityRoot.Conversation.LastMessageAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.LastMessageAt(childComplexity), true
 	case "Conversation.lastMessageSeen":
 		if e.ComplexityRoot.Conversation.LastMessageSeen == nil {
 			break
@@ -512,6 +634,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.Organization(childComplexity), true
+	case "Conversation.organizationUuid":
+		if e.ComplexityRoot.Conversation.OrganizationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.OrganizationID(childComplexity), true
+	case "Conversation.participants":
+		if e.ComplexityRoot.Conversation.Participants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.Participants(childComplexity), true
 	case "Conversation.responseMode":
 		if e.ComplexityRoot.Conversation.ResponseMode == nil {
 			break
@@ -524,12 +658,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.SessionID(childComplexity), true
+	case "Conversation.starred":
+		if e.ComplexityRoot.Conversation.Starred == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.Starred(childComplexity), true
 	case "Conversation.status":
 		if e.ComplexityRoot.Conversation.Status == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Conversation.Status(childComplexity), true
+	case "Conversation.unreadCount":
+		if e.ComplexityRoot.Conversation.UnreadCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.UnreadCount(childComplexity), true
 	case "Conversation.updatedAt":
 		if e.ComplexityRoot.Conversation.UpdatedAt == nil {
 			break
@@ -575,6 +721,64 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ConversationPayload.Conversation(childComplexity), true
+
+	case "ConversationSearchResult.endCursor":
+		if e.ComplexityRoot.ConversationSearchResult.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationSearchResult.EndCursor(childComplexity), true
+	case "ConversationSearchResult.hasNextPage":
+		if e.ComplexityRoot.ConversationSearchResult.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationSearchResult.HasNextPage(childComplexity), true
+	case "ConversationSearchResult.nodes":
+		if e.ComplexityRoot.ConversationSearchResult.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationSearchResult.Nodes(childComplexity), true
+	case "ConversationSearchResult.total":
+		if e.ComplexityRoot.ConversationSearchResult.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationSearchResult.Total(childComplexity), true
+	case "ConversationSearchResult.totalCapped":
+		if e.ComplexityRoot.ConversationSearchResult.TotalCapped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationSearchResult.TotalCapped(childComplexity), true
+
+	case "CreateConversationPayload.conversation":
+		if e.ComplexityRoot.CreateConversationPayload.Conversation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateConversationPayload.Conversation(childComplexity), true
+	case "CreateConversationPayload.message":
+		if e.ComplexityRoot.CreateConversationPayload.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateConversationPayload.Message(childComplexity), true
+
+	case "DeleteConversationPayload.conversationUuid":
+		if e.ComplexityRoot.DeleteConversationPayload.ConversationUUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteConversationPayload.ConversationUUID(childComplexity), true
+
+	case "DiscardAttachmentsPayload.ids":
+		if e.ComplexityRoot.DiscardAttachmentsPayload.Ids == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiscardAttachmentsPayload.Ids(childComplexity), true
 
 	case "Event.agent":
 		if e.ComplexityRoot.Event.Agent == nil {
@@ -644,6 +848,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.Attachments(childComplexity), true
+	case "Message.cancelledAt":
+		if e.ComplexityRoot.Message.CancelledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.CancelledAt(childComplexity), true
+	case "Message.channel":
+		if e.ComplexityRoot.Message.ChannelOrDefault == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.ChannelOrDefault(childComplexity), true
+	case "Message.chatUserUuid":
+		if e.ComplexityRoot.Message.ChatUserUUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.ChatUserUUID(childComplexity), true
 	case "Message.content":
 		if e.ComplexityRoot.Message.Content == nil {
 			break
@@ -662,6 +884,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.CreatedAt(childComplexity), true
+	case "Message.direction":
+		if e.ComplexityRoot.Message.Direction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Direction(childComplexity), true
 	case "Message.emailOpenedAt":
 		if e.ComplexityRoot.Message.EmailOpenedAt == nil {
 			break
@@ -680,6 +908,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.EmailedAt(childComplexity), true
+	case "Message.error":
+		if e.ComplexityRoot.Message.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Error(childComplexity), true
 	case "Message.uuid":
 		if e.ComplexityRoot.Message.ID == nil {
 			break
@@ -692,6 +926,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.IsRead(childComplexity), true
+	case "Message.organizationUuid":
+		if e.ComplexityRoot.Message.OrganizationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.OrganizationID(childComplexity), true
 	case "Message.id":
 		if e.ComplexityRoot.Message.PublicID == nil {
 			break
@@ -710,12 +950,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.ResponderType(childComplexity), true
+	case "Message.responderUuid":
+		if e.ComplexityRoot.Message.ResponderUserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.ResponderUserID(childComplexity), true
+	case "Message.scheduledAt":
+		if e.ComplexityRoot.Message.ScheduledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.ScheduledAt(childComplexity), true
 	case "Message.senderName":
 		if e.ComplexityRoot.Message.SenderName == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Message.SenderName(childComplexity), true
+	case "Message.sentAt":
+		if e.ComplexityRoot.Message.SentAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.SentAt(childComplexity), true
 	case "Message.status":
 		if e.ComplexityRoot.Message.Status == nil {
 			break
@@ -773,6 +1031,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MessageEdge.Node(childComplexity), true
 
+	case "MessageError.code":
+		if e.ComplexityRoot.MessageError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageError.Code(childComplexity), true
+	case "MessageError.message":
+		if e.ComplexityRoot.MessageError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageError.Message(childComplexity), true
+	case "MessageError.type":
+		if e.ComplexityRoot.MessageError.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageError.Type(childComplexity), true
+
 	case "MessagePayload.message":
 		if e.ComplexityRoot.MessagePayload.Message == nil {
 			break
@@ -780,6 +1057,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MessagePayload.Message(childComplexity), true
 
+	case "Mutation.addInboundMessage":
+		if e.ComplexityRoot.Mutation.AddInboundMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addInboundMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddInboundMessage(childComplexity, args["input"].(model.AddInboundMessageInput)), true
+	case "Mutation.cancelScheduledMessage":
+		if e.ComplexityRoot.Mutation.CancelScheduledMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelScheduledMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelScheduledMessage(childComplexity, args["input"].(model.CancelScheduledMessageInput)), true
 	case "Mutation.closeConversation":
 		if e.ComplexityRoot.Mutation.CloseConversation == nil {
 			break
@@ -791,6 +1090,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CloseConversation(childComplexity, args["input"].(model.CloseConversationInput)), true
+	case "Mutation.createConversation":
+		if e.ComplexityRoot.Mutation.CreateConversation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createConversation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateConversation(childComplexity, args["input"].(model.CreateConversationInput)), true
+	case "Mutation.deleteConversation":
+		if e.ComplexityRoot.Mutation.DeleteConversation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteConversation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteConversation(childComplexity, args["input"].(model.DeleteConversationInput)), true
+	case "Mutation.discardAttachments":
+		if e.ComplexityRoot.Mutation.DiscardAttachments == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_discardAttachments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DiscardAttachments(childComplexity, args["input"].(model.DiscardAttachmentsInput)), true
 	case "Mutation.redeliverEvent":
 		if e.ComplexityRoot.Mutation.RedeliverEvent == nil {
 			break
@@ -846,6 +1178,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendGuestMessage(childComplexity, args["input"].(model.SendGuestMessageInput)), true
+	case "Mutation.sendOutboundMessage":
+		if e.ComplexityRoot.Mutation.SendOutboundMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendOutboundMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendOutboundMessage(childComplexity, args["input"].(model.SendOutboundMessageInput)), true
+	case "Mutation.setMessageTranscription":
+		if e.ComplexityRoot.Mutation.SetMessageTranscription == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setMessageTranscription_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetMessageTranscription(childComplexity, args["input"].(model.SetMessageTranscriptionInput)), true
 	case "Mutation.startConversation":
 		if e.ComplexityRoot.Mutation.StartConversation == nil {
 			break
@@ -879,6 +1233,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnsubscribeWebhook(childComplexity, args["input"].(model.UnsubscribeWebhookInput)), true
+	case "Mutation.updateConversation":
+		if e.ComplexityRoot.Mutation.UpdateConversation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateConversation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateConversation(childComplexity, args["input"].(model.UpdateConversationInput)), true
+	case "Mutation.updateMessageStatus":
+		if e.ComplexityRoot.Mutation.UpdateMessageStatus == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateMessageStatus_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateMessageStatus(childComplexity, args["input"].(model.UpdateMessageStatusInput)), true
+	case "Mutation.uploadAttachment":
+		if e.ComplexityRoot.Mutation.UploadAttachment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadAttachment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadAttachment(childComplexity, args["input"].(model.UploadAttachmentInput)), true
 
 	case "Organization.agents":
 		if e.ComplexityRoot.Organization.Agents == nil {
@@ -967,6 +1354,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Participant.email":
+		if e.ComplexityRoot.Participant.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Participant.Email(childComplexity), true
+	case "Participant.name":
+		if e.ComplexityRoot.Participant.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Participant.Name(childComplexity), true
+	case "Participant.role":
+		if e.ComplexityRoot.Participant.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Participant.Role(childComplexity), true
+	case "Participant.uuid":
+		if e.ComplexityRoot.Participant.UUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Participant.UUID(childComplexity), true
+
 	case "Query.agent":
 		if e.ComplexityRoot.Query.Agent == nil {
 			break
@@ -978,6 +1390,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Agent(childComplexity, args["uuid"].(string)), true
+	case "Query.anyMessage":
+		if e.ComplexityRoot.Query.AnyMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Query_anyMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AnyMessage(childComplexity, args["id"].(string)), true
+	case "Query.attachment":
+		if e.ComplexityRoot.Query.Attachment == nil {
+			break
+		}
+
+		args, err := ec.field_Query_attachment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Attachment(childComplexity, args["id"].(string)), true
 	case "Query.conversation":
 		if e.ComplexityRoot.Query.Conversation == nil {
 			break
@@ -1012,6 +1446,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Message(childComplexity, args["id"].(string)), true
+	case "Query.messageRecording":
+		if e.ComplexityRoot.Query.MessageRecording == nil {
+			break
+		}
+
+		args, err := ec.field_Query_messageRecording_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MessageRecording(childComplexity, args["messageId"].(string), args["organizationUuid"].(*string)), true
+	case "Query.messageTranscription":
+		if e.ComplexityRoot.Query.MessageTranscription == nil {
+			break
+		}
+
+		args, err := ec.field_Query_messageTranscription_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MessageTranscription(childComplexity, args["messageId"].(string), args["organizationUuid"].(*string)), true
 	case "Query.messages":
 		if e.ComplexityRoot.Query.Messages == nil {
 			break
@@ -1056,6 +1512,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RecentEventSamples(childComplexity, args["agentUuid"].(string), args["type"].(*assistloop.EventType), args["limit"].(*int)), true
+	case "Query.searchConversations":
+		if e.ComplexityRoot.Query.SearchConversations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_searchConversations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SearchConversations(childComplexity, args["input"].(model.ConversationSearchInput), args["first"].(*int), args["after"].(*string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -1102,6 +1569,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RedeliverEventPayload.Delivery(childComplexity), true
+
+	case "SendOutboundMessagePayload.message":
+		if e.ComplexityRoot.SendOutboundMessagePayload.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendOutboundMessagePayload.Message(childComplexity), true
+	case "SendOutboundMessagePayload.scheduled":
+		if e.ComplexityRoot.SendOutboundMessagePayload.Scheduled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendOutboundMessagePayload.Scheduled(childComplexity), true
 
 	case "StartConversationPayload.conversation":
 		if e.ComplexityRoot.StartConversationPayload.Conversation == nil {
@@ -1151,6 +1631,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.MessageAdded(childComplexity, args["conversationUuid"].(string)), true
+
+	case "TranscriptionSentence.confidence":
+		if e.ComplexityRoot.TranscriptionSentence.Confidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TranscriptionSentence.Confidence(childComplexity), true
+	case "TranscriptionSentence.endTime":
+		if e.ComplexityRoot.TranscriptionSentence.EndTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TranscriptionSentence.EndTime(childComplexity), true
+	case "TranscriptionSentence.mediaChannel":
+		if e.ComplexityRoot.TranscriptionSentence.MediaChannel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TranscriptionSentence.MediaChannel(childComplexity), true
+	case "TranscriptionSentence.sentenceIndex":
+		if e.ComplexityRoot.TranscriptionSentence.SentenceIndex == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TranscriptionSentence.SentenceIndex(childComplexity), true
+	case "TranscriptionSentence.startTime":
+		if e.ComplexityRoot.TranscriptionSentence.StartTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TranscriptionSentence.StartTime(childComplexity), true
+	case "TranscriptionSentence.transcript":
+		if e.ComplexityRoot.TranscriptionSentence.Transcript == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TranscriptionSentence.Transcript(childComplexity), true
 
 	case "UnsubscribeWebhookPayload.id":
 		if e.ComplexityRoot.UnsubscribeWebhookPayload.ID == nil {
@@ -1463,18 +1980,31 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputAddInboundMessageInput,
+		ec.unmarshalInputCancelScheduledMessageInput,
 		ec.unmarshalInputChatUserInput,
 		ec.unmarshalInputCloseConversationInput,
 		ec.unmarshalInputConversationFilter,
+		ec.unmarshalInputConversationSearchInput,
+		ec.unmarshalInputCreateConversationChatUserInput,
+		ec.unmarshalInputCreateConversationInput,
+		ec.unmarshalInputDeleteConversationInput,
+		ec.unmarshalInputDiscardAttachmentsInput,
 		ec.unmarshalInputMessageFilter,
 		ec.unmarshalInputRedeliverEventInput,
 		ec.unmarshalInputReplyToConversationInput,
 		ec.unmarshalInputRequestHumanHandoffInput,
 		ec.unmarshalInputSendAgentMessageInput,
 		ec.unmarshalInputSendGuestMessageInput,
+		ec.unmarshalInputSendOutboundMessageInput,
+		ec.unmarshalInputSetMessageTranscriptionInput,
 		ec.unmarshalInputStartConversationInput,
 		ec.unmarshalInputSubscribeWebhookInput,
+		ec.unmarshalInputTranscriptionSentenceInput,
 		ec.unmarshalInputUnsubscribeWebhookInput,
+		ec.unmarshalInputUpdateConversationInput,
+		ec.unmarshalInputUpdateMessageStatusInput,
+		ec.unmarshalInputUploadAttachmentInput,
 	)
 	first := true
 
@@ -1566,7 +2096,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema.graphqls" "webhooks.graphqls"
+//go:embed "conversations_api.graphqls" "schema.graphqls" "webhooks.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1578,6 +2108,7 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "conversations_api.graphqls", Input: sourceData("conversations_api.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "webhooks.graphqls", Input: sourceData("webhooks.graphqls"), BuiltIn: false},
 }
@@ -1641,6 +2172,14 @@ func (ec *executionContext) childFields_Attachment(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type Attachment", field.Name)
 }
 
+func (ec *executionContext) childFields_AttachmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "attachment":
+		return ec.fieldContext_AttachmentPayload_attachment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AttachmentPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ChatUser(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "uuid":
@@ -1685,6 +2224,26 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_chatUser(ctx, field)
 	case "messages":
 		return ec.fieldContext_Conversation_messages(ctx, field)
+	case "organizationUuid":
+		return ec.fieldContext_Conversation_organizationUuid(ctx, field)
+	case "agentUuid":
+		return ec.fieldContext_Conversation_agentUuid(ctx, field)
+	case "chatUserUuid":
+		return ec.fieldContext_Conversation_chatUserUuid(ctx, field)
+	case "assignedTo":
+		return ec.fieldContext_Conversation_assignedTo(ctx, field)
+	case "assignedToUuid":
+		return ec.fieldContext_Conversation_assignedToUuid(ctx, field)
+	case "starred":
+		return ec.fieldContext_Conversation_starred(ctx, field)
+	case "unreadCount":
+		return ec.fieldContext_Conversation_unreadCount(ctx, field)
+	case "lastMessageAt":
+		return ec.fieldContext_Conversation_lastMessageAt(ctx, field)
+	case "lastMessage":
+		return ec.fieldContext_Conversation_lastMessage(ctx, field)
+	case "participants":
+		return ec.fieldContext_Conversation_participants(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Conversation", field.Name)
 }
@@ -1717,6 +2276,48 @@ func (ec *executionContext) childFields_ConversationPayload(ctx context.Context,
 		return ec.fieldContext_ConversationPayload_conversation(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ConversationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ConversationSearchResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "nodes":
+		return ec.fieldContext_ConversationSearchResult_nodes(ctx, field)
+	case "total":
+		return ec.fieldContext_ConversationSearchResult_total(ctx, field)
+	case "totalCapped":
+		return ec.fieldContext_ConversationSearchResult_totalCapped(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_ConversationSearchResult_endCursor(ctx, field)
+	case "hasNextPage":
+		return ec.fieldContext_ConversationSearchResult_hasNextPage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConversationSearchResult", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateConversationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "conversation":
+		return ec.fieldContext_CreateConversationPayload_conversation(ctx, field)
+	case "message":
+		return ec.fieldContext_CreateConversationPayload_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateConversationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteConversationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "conversationUuid":
+		return ec.fieldContext_DeleteConversationPayload_conversationUuid(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteConversationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DiscardAttachmentsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ids":
+		return ec.fieldContext_DiscardAttachmentsPayload_ids(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiscardAttachmentsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1787,6 +2388,24 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_senderName(ctx, field)
 	case "attachments":
 		return ec.fieldContext_Message_attachments(ctx, field)
+	case "organizationUuid":
+		return ec.fieldContext_Message_organizationUuid(ctx, field)
+	case "channel":
+		return ec.fieldContext_Message_channel(ctx, field)
+	case "direction":
+		return ec.fieldContext_Message_direction(ctx, field)
+	case "chatUserUuid":
+		return ec.fieldContext_Message_chatUserUuid(ctx, field)
+	case "responderUuid":
+		return ec.fieldContext_Message_responderUuid(ctx, field)
+	case "error":
+		return ec.fieldContext_Message_error(ctx, field)
+	case "scheduledAt":
+		return ec.fieldContext_Message_scheduledAt(ctx, field)
+	case "sentAt":
+		return ec.fieldContext_Message_sentAt(ctx, field)
+	case "cancelledAt":
+		return ec.fieldContext_Message_cancelledAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Message", field.Name)
 }
@@ -1811,6 +2430,18 @@ func (ec *executionContext) childFields_MessageEdge(ctx context.Context, field g
 		return ec.fieldContext_MessageEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MessageEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_MessageError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_MessageError_code(ctx, field)
+	case "type":
+		return ec.fieldContext_MessageError_type(ctx, field)
+	case "message":
+		return ec.fieldContext_MessageError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MessageError", field.Name)
 }
 
 func (ec *executionContext) childFields_MessagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1871,12 +2502,36 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_Participant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "role":
+		return ec.fieldContext_Participant_role(ctx, field)
+	case "uuid":
+		return ec.fieldContext_Participant_uuid(ctx, field)
+	case "name":
+		return ec.fieldContext_Participant_name(ctx, field)
+	case "email":
+		return ec.fieldContext_Participant_email(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Participant", field.Name)
+}
+
 func (ec *executionContext) childFields_RedeliverEventPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "delivery":
 		return ec.fieldContext_RedeliverEventPayload_delivery(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RedeliverEventPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SendOutboundMessagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "message":
+		return ec.fieldContext_SendOutboundMessagePayload_message(ctx, field)
+	case "scheduled":
+		return ec.fieldContext_SendOutboundMessagePayload_scheduled(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SendOutboundMessagePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_StartConversationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1897,6 +2552,24 @@ func (ec *executionContext) childFields_SubscribeWebhookPayload(ctx context.Cont
 		return ec.fieldContext_SubscribeWebhookPayload_secret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SubscribeWebhookPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_TranscriptionSentence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mediaChannel":
+		return ec.fieldContext_TranscriptionSentence_mediaChannel(ctx, field)
+	case "sentenceIndex":
+		return ec.fieldContext_TranscriptionSentence_sentenceIndex(ctx, field)
+	case "startTime":
+		return ec.fieldContext_TranscriptionSentence_startTime(ctx, field)
+	case "endTime":
+		return ec.fieldContext_TranscriptionSentence_endTime(ctx, field)
+	case "transcript":
+		return ec.fieldContext_TranscriptionSentence_transcript(ctx, field)
+	case "confidence":
+		return ec.fieldContext_TranscriptionSentence_confidence(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TranscriptionSentence", field.Name)
 }
 
 func (ec *executionContext) childFields_UnsubscribeWebhookPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

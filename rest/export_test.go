@@ -25,11 +25,11 @@ func Routes() []RouteInfo {
 	return out
 }
 
-// ExecuteRoute runs the GraphQL document of the route with pattern, as the
-// principal in ctx, discarding the data.
-func ExecuteRoute(ctx context.Context, exec *executor.Executor, pattern string, vars map[string]any) error {
+// ExecuteRoute runs the GraphQL document of the route with method and
+// pattern, as the principal in ctx, discarding the data.
+func ExecuteRoute(ctx context.Context, exec *executor.Executor, method, pattern string, vars map[string]any) error {
 	for _, rt := range routes {
-		if rt.pattern == pattern {
+		if rt.pattern == pattern && rt.method == method {
 			_, err := (&api{exec: exec, log: slog.New(slog.DiscardHandler)}).execute(ctx, rt.document, vars)
 			return err
 		}

@@ -39,8 +39,25 @@ func (q *queryParams) get(name string) (string, bool) {
 	return v, v != ""
 }
 
-// attribute is a parameter's name as validation messages spell it.
-func attribute(name string) string { return strings.ReplaceAll(name, "_", " ") }
+// attribute is a parameter's name as validation messages spell it:
+// per_page → "per page", locationId → "location id".
+func attribute(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		switch {
+		case r == '_':
+			b.WriteByte(' ')
+		case r >= 'A' && r <= 'Z':
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteRune(r + ('a' - 'A'))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
 
 // integer reads an integer between min and max, def when absent.
 func (q *queryParams) integer(name string, def, min, max int) int {

@@ -37,6 +37,23 @@ var routes = []*route{
 	replyRoute,
 	subscribeWebhookRoute,
 	unsubscribeWebhookRoute,
+	// The Conversations API (second reference), conversations_*.go.
+	searchConversationsRoute,
+	getConversationRoute,
+	createConversationRoute,
+	updateConversationRoute,
+	deleteConversationRoute,
+	getMessageRoute,
+	sendMessageRoute,
+	inboundMessageRoute,
+	uploadAttachmentsRoute,
+	messageStatusRoute,
+	cancelScheduledRoute,
+	cancelScheduledEmailRoute,
+	recordingRoute,
+	transcriptionRoute,
+	transcriptionDownloadRoute,
+	attachmentDownloadRoute,
 }
 
 // DefaultMaxBodyBytes caps request bodies; larger ones get 413.
@@ -53,7 +70,24 @@ type Options struct {
 	RateLimit RateLimitOptions
 	// MaxBodyBytes caps request bodies (DefaultMaxBodyBytes when 0).
 	MaxBodyBytes int64
+	// Attachments streams stored files to clients. File bytes cannot
+	// travel through GraphQL, so a download runs its GraphQL document
+	// (scope, tenancy, metadata) and then reads the bytes here.
+	Attachments assistloop.AttachmentService
+	// UploadMaxBytes caps one uploaded file (the attachment service's
+	// limit; DefaultUploadMaxBytes when 0) and UploadMaxFiles the files of
+	// one upload (DefaultUploadMaxFiles when 0).
+	UploadMaxBytes int64
+	UploadMaxFiles int
+	// PublicURL is the service's external base URL (attachment URLs).
+	PublicURL string
 }
+
+// Upload limits.
+const (
+	DefaultUploadMaxBytes = 25 << 20
+	DefaultUploadMaxFiles = 10
+)
 
 // RateLimitOptions configure the rate limits (see ratelimit.go).
 type RateLimitOptions struct {
@@ -72,6 +106,11 @@ type api struct {
 	exec    *executor.Executor
 	log     *slog.Logger
 	maxBody int64
+
+	attachments    assistloop.AttachmentService
+	uploadMaxBytes int64
+	uploadMaxFiles int
+	publicURL      string
 }
 
 // New returns the REST API's handler, to be mounted under /v1 and /api/v1
@@ -83,9 +122,16 @@ func New(opts Options) (http.Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &api{exec: opts.Executor, log: log, maxBody: opts.MaxBodyBytes}
+	a := &api{exec: opts.Executor, log: log, maxBody: opts.MaxBodyBytes, attachments: opts.Attachments,
+		uploadMaxBytes: opts.UploadMaxBytes, uploadMaxFiles: opts.UploadMaxFiles, publicURL: opts.PublicURL}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes
+	}
+	if a.uploadMaxBytes <= 0 {
+		a.uploadMaxBytes = DefaultUploadMaxBytes
+	}
+	if a.uploadMaxFiles <= 0 {
+		a.uploadMaxFiles = DefaultUploadMaxFiles
 	}
 	for _, rt := range routes {
 		if err := a.prepare(rt); err != nil {

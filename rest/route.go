@@ -26,12 +26,18 @@ type route struct {
 	// document is the GraphQL operation the route runs, in-process.
 	document string
 	// serve reads the request, runs the document (x.run) and returns the
-	// response body: a value to encode, or rawJSON.
+	// response body: a value to encode, rawJSON, or streamed when it wrote
+	// the response itself (file downloads).
 	serve func(x *exchange) (any, error)
+	// status is the success status (200 when 0).
+	status int
 }
 
 // rawJSON is a response body that is already encoded.
 type rawJSON []byte
+
+// streamed is the body of a route that wrote its response itself.
+type streamed struct{}
 
 // exchange is one request to a route.
 type exchange struct {
@@ -54,11 +60,17 @@ func (a *api) handler(rt *route) http.HandlerFunc {
 			a.writeError(w, r, err)
 			return
 		}
-		if raw, ok := body.(rawJSON); ok {
-			writeRaw(w, http.StatusOK, raw)
-			return
+		status := http.StatusOK
+		if rt.status != 0 {
+			status = rt.status
 		}
-		WriteJSON(w, http.StatusOK, body)
+		switch b := body.(type) {
+		case streamed:
+		case rawJSON:
+			writeRaw(w, status, b)
+		default:
+			WriteJSON(w, status, body)
+		}
 	}
 }
 

@@ -3,11 +3,27 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/assistloop/assistloop/internal/assistloop"
 )
+
+type AddInboundMessageInput struct {
+	ConversationUUID string `json:"conversationUuid"`
+	// When given, must be the conversation's customer.
+	ChatUserUUID  *string                   `json:"chatUserUuid,omitempty"`
+	Channel       assistloop.MessageChannel `json:"channel"`
+	Content       string                    `json:"content"`
+	AttachmentIds []string                  `json:"attachmentIds,omitempty"`
+	// A call's transcript.
+	Transcription []*TranscriptionSentenceInput `json:"transcription,omitempty"`
+}
 
 type AgentConnection struct {
 	Edges    []*AgentEdge        `json:"edges"`
@@ -18,6 +34,16 @@ type AgentConnection struct {
 type AgentEdge struct {
 	Cursor string            `json:"cursor"`
 	Node   *assistloop.Agent `json:"node"`
+}
+
+type AttachmentPayload struct {
+	Attachment *assistloop.Attachment `json:"attachment"`
+}
+
+type CancelScheduledMessageInput struct {
+	MessageID string `json:"messageId"`
+	// Only an email message (DELETE /conversations/messages/email/{id}/schedule).
+	EmailOnly *bool `json:"emailOnly,omitempty"`
 }
 
 type ChatUserInput struct {
@@ -54,6 +80,80 @@ type ConversationFilter struct {
 
 type ConversationPayload struct {
 	Conversation *assistloop.Conversation `json:"conversation"`
+}
+
+type ConversationSearchInput struct {
+	// The workspace (locationId).
+	OrganizationUUID string `json:"organizationUuid"`
+	// Full-text: words of the messages or of the customer's name or email; web-search syntax.
+	Query            *string `json:"query,omitempty"`
+	ChatUserUUID     *string `json:"chatUserUuid,omitempty"`
+	AgentUUID        *string `json:"agentUuid,omitempty"`
+	ConversationUUID *string `json:"conversationUuid,omitempty"`
+	// Assigned to any of these users.
+	AssignedTo []string `json:"assignedTo,omitempty"`
+	// Also (or, without assignedTo, only) conversations assigned to nobody.
+	Unassigned   *bool                          `json:"unassigned,omitempty"`
+	Status       *assistloop.ConversationStatus `json:"status,omitempty"`
+	ReadState    *assistloop.SearchReadState    `json:"readState,omitempty"`
+	ResponseMode *assistloop.ResponseMode       `json:"responseMode,omitempty"`
+	CreatedFrom  *time.Time                     `json:"createdFrom,omitempty"`
+	CreatedTo    *time.Time                     `json:"createdTo,omitempty"`
+	SortBy       *assistloop.ConversationSort   `json:"sortBy,omitempty"`
+	SortOrder    *SortOrder                     `json:"sortOrder,omitempty"`
+	// Start after the conversations whose sort date is this one or earlier (later, ascending), to the millisecond.
+	StartAfter *time.Time `json:"startAfter,omitempty"`
+}
+
+type ConversationSearchResult struct {
+	Nodes []*assistloop.Conversation `json:"nodes"`
+	// Every match, counted up to 1,000.
+	Total int `json:"total"`
+	// The count stopped at 1,000.
+	TotalCapped bool `json:"totalCapped"`
+	// Pass as after for the next page; null on the last page.
+	EndCursor   *string `json:"endCursor,omitempty"`
+	HasNextPage bool    `json:"hasNextPage"`
+}
+
+type CreateConversationChatUserInput struct {
+	Name        *string `json:"name,omitempty"`
+	Email       *string `json:"email,omitempty"`
+	CountryCode *string `json:"countryCode,omitempty"`
+	ExternalID  *string `json:"externalId,omitempty"`
+}
+
+type CreateConversationInput struct {
+	OrganizationUUID string `json:"organizationUuid"`
+	// The workspace's oldest agent when omitted.
+	AgentUUID *string `json:"agentUuid,omitempty"`
+	// An existing customer; or chatUser for a new (or returning, by externalId) one.
+	ChatUserUUID *string                          `json:"chatUserUuid,omitempty"`
+	ChatUser     *CreateConversationChatUserInput `json:"chatUser,omitempty"`
+	// The customer's first message: the conversation then emits NEW_CONVERSATION.
+	Message *string                    `json:"message,omitempty"`
+	Channel *assistloop.MessageChannel `json:"channel,omitempty"`
+}
+
+type CreateConversationPayload struct {
+	Conversation *assistloop.Conversation `json:"conversation"`
+	Message      *assistloop.Message      `json:"message,omitempty"`
+}
+
+type DeleteConversationInput struct {
+	ConversationUUID string `json:"conversationUuid"`
+}
+
+type DeleteConversationPayload struct {
+	ConversationUUID string `json:"conversationUuid"`
+}
+
+type DiscardAttachmentsInput struct {
+	Ids []string `json:"ids"`
+}
+
+type DiscardAttachmentsPayload struct {
+	Ids []string `json:"ids"`
 }
 
 // A webhook payload built for preview; see Query.recentEventSamples.
@@ -107,6 +207,14 @@ type PageInfo struct {
 	EndCursor       *string `json:"endCursor,omitempty"`
 }
 
+type Participant struct {
+	Role ParticipantRole `json:"role"`
+	// chu_…, agt_… or usr_…
+	UUID  string  `json:"uuid"`
+	Name  *string `json:"name,omitempty"`
+	Email *string `json:"email,omitempty"`
+}
+
 type Query struct {
 }
 
@@ -137,6 +245,29 @@ type SendAgentMessageInput struct {
 type SendGuestMessageInput struct {
 	ConversationUUID string `json:"conversationUuid"`
 	Content          string `json:"content"`
+}
+
+type SendOutboundMessageInput struct {
+	// The customer's most recent conversation when omitted.
+	ConversationUUID *string                   `json:"conversationUuid,omitempty"`
+	ChatUserUUID     *string                   `json:"chatUserUuid,omitempty"`
+	Channel          assistloop.MessageChannel `json:"channel"`
+	Content          string                    `json:"content"`
+	// Uploaded attachments (att_… ids) for the conversation.
+	AttachmentIds []string `json:"attachmentIds,omitempty"`
+	// Send at this time instead of now.
+	ScheduledAt *time.Time `json:"scheduledAt,omitempty"`
+}
+
+type SendOutboundMessagePayload struct {
+	Message *assistloop.Message `json:"message"`
+	// True when the message waits for scheduledAt.
+	Scheduled bool `json:"scheduled"`
+}
+
+type SetMessageTranscriptionInput struct {
+	MessageID string                        `json:"messageId"`
+	Sentences []*TranscriptionSentenceInput `json:"sentences"`
 }
 
 type StartConversationInput struct {
@@ -182,6 +313,15 @@ type SubscribeWebhookPayload struct {
 type Subscription struct {
 }
 
+type TranscriptionSentenceInput struct {
+	MediaChannel  int     `json:"mediaChannel"`
+	SentenceIndex int     `json:"sentenceIndex"`
+	StartTime     int     `json:"startTime"`
+	EndTime       int     `json:"endTime"`
+	Transcript    string  `json:"transcript"`
+	Confidence    float64 `json:"confidence"`
+}
+
 type UnsubscribeWebhookInput struct {
 	// The subscription's id (whk_…).
 	ID string `json:"id"`
@@ -190,6 +330,33 @@ type UnsubscribeWebhookInput struct {
 type UnsubscribeWebhookPayload struct {
 	// The id of the removed subscription.
 	ID string `json:"id"`
+}
+
+type UpdateConversationInput struct {
+	ConversationUUID string `json:"conversationUuid"`
+	// When given, must be the conversation's workspace.
+	OrganizationUUID *string                        `json:"organizationUuid,omitempty"`
+	Status           *assistloop.ConversationStatus `json:"status,omitempty"`
+	ResponseMode     *assistloop.ResponseMode       `json:"responseMode,omitempty"`
+	// A user of the workspace; an empty string unassigns.
+	AssignedTo  *string `json:"assignedTo,omitempty"`
+	Starred     *bool   `json:"starred,omitempty"`
+	UnreadCount *int    `json:"unreadCount,omitempty"`
+}
+
+type UpdateMessageStatusInput struct {
+	MessageID string `json:"messageId"`
+	// delivered, failed, pending or read.
+	Status       string  `json:"status"`
+	ErrorCode    *string `json:"errorCode,omitempty"`
+	ErrorType    *string `json:"errorType,omitempty"`
+	ErrorMessage *string `json:"errorMessage,omitempty"`
+}
+
+type UploadAttachmentInput struct {
+	OrganizationUUID string         `json:"organizationUuid"`
+	ConversationUUID string         `json:"conversationUuid"`
+	File             graphql.Upload `json:"file"`
 }
 
 type Viewer struct {
@@ -217,4 +384,120 @@ type WebhookSubscriptionConnection struct {
 type WebhookSubscriptionEdge struct {
 	Cursor string                          `json:"cursor"`
 	Node   *assistloop.WebhookSubscription `json:"node"`
+}
+
+// Who takes part in a conversation.
+type ParticipantRole string
+
+const (
+	// The customer.
+	ParticipantRoleContact ParticipantRole = "CONTACT"
+	// The AI agent.
+	ParticipantRoleAgent ParticipantRole = "AGENT"
+	// The workspace user the conversation is assigned to.
+	ParticipantRoleAssignee ParticipantRole = "ASSIGNEE"
+)
+
+var AllParticipantRole = []ParticipantRole{
+	ParticipantRoleContact,
+	ParticipantRoleAgent,
+	ParticipantRoleAssignee,
+}
+
+func (e ParticipantRole) IsValid() bool {
+	switch e {
+	case ParticipantRoleContact, ParticipantRoleAgent, ParticipantRoleAssignee:
+		return true
+	}
+	return false
+}
+
+func (e ParticipantRole) String() string {
+	return string(e)
+}
+
+func (e *ParticipantRole) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ParticipantRole(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ParticipantRole", str)
+	}
+	return nil
+}
+
+func (e ParticipantRole) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ParticipantRole) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ParticipantRole) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type SortOrder string
+
+const (
+	SortOrderAsc  SortOrder = "ASC"
+	SortOrderDesc SortOrder = "DESC"
+)
+
+var AllSortOrder = []SortOrder{
+	SortOrderAsc,
+	SortOrderDesc,
+}
+
+func (e SortOrder) IsValid() bool {
+	switch e {
+	case SortOrderAsc, SortOrderDesc:
+		return true
+	}
+	return false
+}
+
+func (e SortOrder) String() string {
+	return string(e)
+}
+
+func (e *SortOrder) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SortOrder(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SortOrder", str)
+	}
+	return nil
+}
+
+func (e SortOrder) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SortOrder) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SortOrder) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

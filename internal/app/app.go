@@ -19,9 +19,11 @@ import (
 
 	"github.com/assistloop/assistloop/graph"
 	"github.com/assistloop/assistloop/internal/assistloop"
+	"github.com/assistloop/assistloop/internal/blobstore"
 	"github.com/assistloop/assistloop/internal/config"
 	"github.com/assistloop/assistloop/internal/pgcluster"
 	"github.com/assistloop/assistloop/internal/postgres"
+	"github.com/assistloop/assistloop/internal/scheduler"
 	"github.com/assistloop/assistloop/internal/webhook"
 	"github.com/assistloop/assistloop/migrations"
 )
@@ -57,6 +59,11 @@ type App struct {
 	RedisPrefix string
 	// Redis holds the rate-limit counters when REDIS_URL is set.
 	Redis *redis.Client
+
+	// Blobs holds attachment bytes (BLOB_URL).
+	Blobs *blobstore.Store
+	// SchedulerOptions configure the scheduled-message sender Run starts.
+	SchedulerOptions scheduler.Options
 }
 
 // NewLogger returns the service's structured logger.
@@ -95,9 +102,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	return New(cfg, log, db), nil
 }
 
-// New builds the services over an open, migrated database.
+// New builds the services over an open, migrated database. It panics when
+// the blob store cannot be opened (BLOB_URL was validated by config.Load;
+// a local directory that cannot be created is an operator's problem to
+// see at once).
 func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 	store := postgres.NewDB(db, log)
+	blobs, err := blobstore.Open(context.Background(), cfg.BlobURL)
+	if err != nil {
+		panic("app: " + err.Error())
+	}
 	a := &App{Config: cfg, Log: log, DB: db, Store: store,
 		Services: graph.Services{
 			Users:         postgres.NewUserService(store),
@@ -108,10 +122,15 @@ func New(cfg config.Config, log *slog.Logger, db *bun.DB) *App {
 			Messages:      postgres.NewMessageService(store),
 			Events:        postgres.NewEventService(store),
 			Webhooks:      postgres.NewWebhookService(store, webhook.NewGuard(cfg.WebhookAllowPrivateTargets)),
+
+			ConversationsAPI: postgres.NewConversationsAPI(store),
+			Attachments:      postgres.NewAttachmentService(store, blobs, cfg.UploadMaxBytes),
 		},
-		Tokens:  postgres.NewTokenService(store),
-		Clients: postgres.NewClientService(store),
-		OAuth:   postgres.NewOAuthService(store),
+		Blobs:            blobs,
+		SchedulerOptions: scheduler.Options{Poll: cfg.SchedulerPoll},
+		Tokens:           postgres.NewTokenService(store),
+		Clients:          postgres.NewClientService(store),
+		OAuth:            postgres.NewOAuthService(store),
 	}
 	a.Resolver = &graph.Resolver{Services: a.Services, PublicURL: cfg.PublicURL, Log: log}
 	a.Executor = graph.NewExecutor(a.Resolver, a.graphOptions())
@@ -159,6 +178,7 @@ func (a *App) Close() error {
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}
+	_ = a.Blobs.Close()
 	return a.DB.Close()
 }
 

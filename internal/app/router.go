@@ -96,6 +96,10 @@ func (a *App) restHandler() http.Handler {
 		Executor: a.Executor,
 		Tokens:   a.Tokens,
 		Log:      a.Log,
+
+		Attachments:    a.Services.Attachments,
+		UploadMaxBytes: a.Config.UploadMaxBytes,
+		PublicURL:      a.Config.PublicURL,
 		RateLimit: rest.RateLimitOptions{
 			Window:      a.Config.RateLimitWindow,
 			Redis:       a.Redis,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/assistloop/assistloop/internal/postgres"
+	"github.com/assistloop/assistloop/internal/scheduler"
 	"github.com/assistloop/assistloop/internal/webhook"
 )
 
@@ -81,6 +82,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 // and marks wg done.
 func (a *App) startWorkers(ctx context.Context, wg *sync.WaitGroup) {
 	a.WebhookEngine().Start(ctx, wg)
+	scheduler.Start(ctx, wg, postgres.NewMessageScheduler(a.Store), a.SchedulerOptions, a.Log.With("component", "scheduler"))
 }
 
 // WebhookEngine returns a webhook delivery engine (fan-out and delivery

@@ -144,6 +144,17 @@ type Conversation struct {
 	UpdatedAt       time.Time          `bun:"updated_at"`
 	ClosedAt        *time.Time         `bun:"closed_at"`
 	DeletedAt       *time.Time         `bun:"deleted_at"`
+
+	// Conversations API (second reference).
+	AssignedTo  *string `bun:"assigned_to"` // usr_… of the workspace
+	Starred     bool    `bun:"starred"`
+	UnreadCount int     `bun:"unread_count"`
+	// LastMessageAt is the time of the latest visible guest or agent
+	// message, the creation time before there is one. The database keeps
+	// it (a trigger); zero on insert means "the creation time".
+	LastMessageAt time.Time `bun:"last_message_at,nullzero"`
+	// SearchRank is the full-text relevance a search computed, else 0.
+	SearchRank float32 `bun:"search_rank,scanonly" json:"-"`
 }
 
 // IsOpen reports whether the conversation is open (the REST "status": true).
@@ -166,6 +177,21 @@ type Message struct {
 	EmailOpenedAt   *time.Time     `bun:"email_opened_at"`
 	UserFeedback    *UserFeedback  `bun:"user_feedback"`
 	CreatedAt       time.Time      `bun:"created_at"`
+
+	// Conversations API (second reference): the channel, the delivery
+	// state reported by the conversation provider, and scheduling.
+	Channel         MessageChannel `bun:"channel,nullzero"`
+	ErrorCode       *string        `bun:"error_code"`
+	ErrorType       *string        `bun:"error_type"`
+	ErrorMessage    *string        `bun:"error_message"`
+	StatusUpdatedAt *time.Time     `bun:"status_updated_at"`
+	// ScheduledAt is set on a message sent later; until SentAt is set it
+	// is invisible to lists, streams and events.
+	ScheduledAt *time.Time `bun:"scheduled_at"`
+	SentAt      *time.Time `bun:"sent_at"`
+	CancelledAt *time.Time `bun:"cancelled_at"`
+	LeasedUntil *time.Time `bun:"leased_until" json:"-"`
+	LeaseToken  *uuid.UUID `bun:"lease_token,type:uuid" json:"-"`
 
 	// SenderName is computed when the message is read: the chat user's name
 	// for guest messages, the replying user's name for human replies, the
@@ -213,6 +239,10 @@ type Attachment struct {
 	SizeBytes      int64      `bun:"size_bytes"`
 	StorageKey     string     `bun:"storage_key"`
 	CreatedAt      time.Time  `bun:"created_at"`
+	// ConversationID is the conversation an upload is for: only a message
+	// of that conversation may claim it.
+	ConversationID *uuid.UUID `bun:"conversation_id,type:uuid"`
+	UploadedBy     *string    `bun:"uploaded_by"`
 }
 
 // Event is an entry of the outbox: something webhooks tell the outside world

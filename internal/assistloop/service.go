@@ -116,11 +116,16 @@ type ChatUserInput struct {
 
 // StartConversationInput starts a conversation with its first guest message.
 type StartConversationInput struct {
-	AgentID   string
-	ChatUser  *ChatUserInput
-	Content   string
-	SessionID *string
-	Via       *string
+	AgentID  string
+	ChatUser *ChatUserInput
+	// ChatUserID, instead of ChatUser, names an existing customer of the
+	// agent's workspace.
+	ChatUserID *string
+	Content    string
+	SessionID  *string
+	Via        *string
+	// Channel is the first message's channel (live chat when empty).
+	Channel MessageChannel
 }
 
 // Validate checks the input's fields.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,19 @@ type Config struct {
 	// DemoOnEmpty loads the demo workspace when serve starts on an empty
 	// database (default: only with the project-local cluster).
 	DemoOnEmpty bool
+
+	// BlobURL is where attachment bytes live (gocloud.dev/blob URL):
+	// file://<DataDir>/blobs by default, s3:// or gs:// in production.
+	BlobURL string
+	// UploadMaxBytes caps one uploaded file.
+	UploadMaxBytes int64
+	// SchedulerPoll bounds how late a scheduled message can be sent when
+	// it was scheduled by another instance.
+	SchedulerPoll time.Duration
 }
+
+// DefaultUploadMaxBytes is the default size limit of one uploaded file.
+const DefaultUploadMaxBytes = 25 << 20
 
 // Load reads the configuration through getenv (os.Getenv in production).
 func Load(getenv func(string) string) (Config, error) {
@@ -128,6 +141,18 @@ func Load(getenv func(string) string) (Config, error) {
 		c.WebhookLogRetention = 0
 	} else if v != "" {
 		c.WebhookLogRetention = duration("WEBHOOK_LOG_RETENTION", 0)
+	}
+	c.UploadMaxBytes = int64(integer("UPLOAD_MAX_BYTES", DefaultUploadMaxBytes))
+	c.SchedulerPoll = duration("SCHEDULER_POLL", time.Second)
+	c.BlobURL = str("BLOB_URL", "")
+	if c.BlobURL == "" {
+		abs, err := filepath.Abs(filepath.Join(c.DataDir, "blobs"))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ASSISTLOOP_DATA_DIR: %w", err))
+		}
+		c.BlobURL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: "no_tmp_dir=1&metadata=skip"}).String()
+	} else if u, err := url.Parse(c.BlobURL); err != nil || u.Scheme == "" {
+		errs = append(errs, fmt.Errorf("BLOB_URL: %q is not a URL (file:///dir, s3://bucket, gs://bucket)", c.BlobURL))
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(str("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", getenv("LOG_LEVEL")))

@@ -118,8 +118,14 @@ func (s *ConversationService) StartConversation(ctx context.Context, in assistlo
 		if err != nil {
 			return err
 		}
-		chatUser, err := upsertChatUser(ctx, tx, org.ID, in.ChatUser, ts)
-		if err != nil {
+		var chatUser *assistloop.ChatUser
+		if in.ChatUserID != nil {
+			chatUser = new(assistloop.ChatUser)
+			err = tx.NewSelect().Model(chatUser).Where("id = ?", *in.ChatUserID).Where("organization_id = ?", org.ID).Scan(ctx)
+			if err != nil {
+				return notFound("Contact", err)
+			}
+		} else if chatUser, err = upsertChatUser(ctx, tx, org.ID, in.ChatUser, ts); err != nil {
 			return err
 		}
 		sessionID := "sess_" + assistloop.RandomString(20)
@@ -138,6 +144,8 @@ func (s *ConversationService) StartConversation(ctx context.Context, in assistlo
 			LastMessageID:  &msgID,
 			CreatedAt:      ts,
 			UpdatedAt:      ts,
+			UnreadCount:    1,
+			LastMessageAt:  ts,
 		}
 		if _, err := tx.NewInsert().Model(conv).Exec(ctx); err != nil {
 			return err
@@ -148,7 +156,8 @@ func (s *ConversationService) StartConversation(ctx context.Context, in assistlo
 			OrganizationID: org.ID,
 			Type:           assistloop.MessageGuest,
 			Content:        in.Content,
-			Via:            via(in.Via),
+			Via:            via(in.Via, in.Channel),
+			Channel:        channelOrDefault(in.Channel),
 			CreatedAt:      ts,
 			SenderName:     guestName(chatUser),
 		}
@@ -165,11 +174,18 @@ func (s *ConversationService) StartConversation(ctx context.Context, in assistlo
 	return conv, msg, nil
 }
 
-func via(v *string) string {
+func via(v *string, channel assistloop.MessageChannel) string {
 	if v == nil || strings.TrimSpace(*v) == "" {
-		return "web"
+		return channel.Via()
 	}
 	return strings.TrimSpace(*v)
+}
+
+func channelOrDefault(c assistloop.MessageChannel) assistloop.MessageChannel {
+	if c == "" {
+		return assistloop.ChannelLiveChat
+	}
+	return c
 }
 
 func guestName(cu *assistloop.ChatUser) *string {
@@ -274,21 +290,57 @@ func (s *ConversationService) SendGuestMessage(ctx context.Context, id uuid.UUID
 	if err := assistloop.ValidateContent("content", content); err != nil {
 		return nil, err
 	}
+	return s.sendGuest(ctx, id, messageSpec{content: content, channel: assistloop.ChannelLiveChat})
+}
+
+// messageSpec is what a new guest or human message carries beyond its
+// author.
+type messageSpec struct {
+	content       string
+	channel       assistloop.MessageChannel
+	status        *string
+	attachmentIDs []string
+	scheduledAt   *time.Time
+	// check, when set, vets the locked conversation first.
+	check func(c *assistloop.Conversation) error
+	// after, when set, runs in the transaction once the message is written.
+	after func(ctx context.Context, tx bun.Tx, m *assistloop.Message) error
+}
+
+// sendGuest adds a customer message: it reopens a closed conversation and
+// counts as unread.
+func (s *ConversationService) sendGuest(ctx context.Context, id uuid.UUID, spec messageSpec) (*assistloop.Message, error) {
 	var msg *assistloop.Message
 	err := s.change(ctx, "send guest message", id, func(ctx context.Context, tx bun.Tx, _ *assistloop.Principal, c *assistloop.Conversation) error {
+		if spec.check != nil {
+			if err := spec.check(c); err != nil {
+				return err
+			}
+		}
 		ts, err := touch(ctx, tx, c)
 		if err != nil {
 			return err
 		}
 		msg = &assistloop.Message{ID: uuid.New(), ConversationID: c.ID, OrganizationID: c.OrganizationID,
-			Type: assistloop.MessageGuest, Content: content, Via: "web", CreatedAt: ts}
+			Type: assistloop.MessageGuest, Content: spec.content, Via: spec.channel.Via(), Channel: channelOrDefault(spec.channel),
+			Status: spec.status, CreatedAt: ts}
 		if err := insertMessage(ctx, tx, msg); err != nil {
+			return err
+		}
+		if err := claimAttachments(ctx, tx, c, msg.ID, spec.attachmentIDs); err != nil {
 			return err
 		}
 		c.LastMessageID = &msg.ID
 		c.Status, c.ClosedAt = assistloop.ConversationOpen, nil
-		_, err = tx.NewUpdate().Model(c).Column("last_message_id", "status", "closed_at", "updated_at").WherePK().Exec(ctx)
-		return err
+		c.UnreadCount++
+		_, err = tx.NewUpdate().Model(c).Column("last_message_id", "status", "closed_at", "unread_count", "updated_at").WherePK().Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if spec.after != nil {
+			return spec.after(ctx, tx, msg)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -378,31 +430,70 @@ func (s *ConversationService) ReplyToConversation(ctx context.Context, id uuid.U
 	if err := assistloop.ValidateContent("content", content); err != nil {
 		return nil, err
 	}
+	return s.reply(ctx, id, messageSpec{content: content, channel: assistloop.ChannelLiveChat})
+}
+
+// reply adds a human reply as the calling user, or schedules it.
+func (s *ConversationService) reply(ctx context.Context, id uuid.UUID, spec messageSpec) (*assistloop.Message, error) {
 	var msg *assistloop.Message
 	err := s.change(ctx, "reply to conversation", id, func(ctx context.Context, tx bun.Tx, p *assistloop.Principal, c *assistloop.Conversation) error {
 		if p.UserID == "" {
 			return assistloop.Errorf(assistloop.EFORBIDDEN, "Only a user can reply as a human assistant.")
 		}
-		ts, err := touch(ctx, tx, c)
-		if err != nil {
-			return err
+		if spec.check != nil {
+			if err := spec.check(c); err != nil {
+				return err
+			}
 		}
 		human := assistloop.ResponderHumanAssistant
 		msg = &assistloop.Message{ID: uuid.New(), ConversationID: c.ID, OrganizationID: c.OrganizationID,
 			Type: assistloop.MessageAgent, ResponderType: &human, ResponderUserID: &p.UserID,
-			Content: content, Via: "web", CreatedAt: ts}
+			Content: spec.content, Via: spec.channel.Via(), Channel: channelOrDefault(spec.channel), Status: spec.status}
+		if spec.scheduledAt != nil {
+			// Written now, invisible until the scheduler sends it; the
+			// conversation does not change until then.
+			ts, err := now(ctx, tx)
+			if err != nil {
+				return err
+			}
+			scheduled := assistloop.StatusScheduled
+			msg.CreatedAt, msg.ScheduledAt, msg.Status = ts, spec.scheduledAt, &scheduled
+			if err := insertMessage(ctx, tx, msg); err != nil {
+				return err
+			}
+			return claimAttachments(ctx, tx, c, msg.ID, spec.attachmentIDs)
+		}
+		ts, err := touch(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		msg.CreatedAt = ts
 		if err := insertMessage(ctx, tx, msg); err != nil {
 			return err
 		}
-		c.LastMessageID = &msg.ID
-		c.ResponseMode = assistloop.ResponseModeHuman
-		_, err = tx.NewUpdate().Model(c).Column("last_message_id", "response_mode", "updated_at").WherePK().Exec(ctx)
-		return err
+		if err := claimAttachments(ctx, tx, c, msg.ID, spec.attachmentIDs); err != nil {
+			return err
+		}
+		return recordReply(ctx, tx, c, msg)
 	})
 	if err != nil {
 		return nil, err
 	}
+	if msg.ScheduledAt != nil {
+		return findAnyMessage(ctx, s.db.bun, assistloop.PrincipalFrom(ctx), msg.ID)
+	}
 	return s.reload(ctx, msg)
+}
+
+// recordReply updates the locked conversation for a human reply just
+// written: its last message, human mode, and nothing left unread (the
+// human has read the conversation).
+func recordReply(ctx context.Context, tx bun.Tx, c *assistloop.Conversation, msg *assistloop.Message) error {
+	c.LastMessageID = &msg.ID
+	c.ResponseMode = assistloop.ResponseModeHuman
+	c.UnreadCount = 0
+	_, err := tx.NewUpdate().Model(c).Column("last_message_id", "response_mode", "unread_count", "updated_at").WherePK().Exec(ctx)
+	return err
 }
 
 // CloseConversation closes the conversation; closing a closed one changes
@@ -411,21 +502,26 @@ func (s *ConversationService) CloseConversation(ctx context.Context, id uuid.UUI
 	var conv *assistloop.Conversation
 	err := s.change(ctx, "close conversation", id, func(ctx context.Context, tx bun.Tx, _ *assistloop.Principal, c *assistloop.Conversation) error {
 		conv = c
-		if c.Status == assistloop.ConversationClosed {
-			return nil
-		}
-		ts, err := touch(ctx, tx, c)
-		if err != nil {
-			return err
-		}
-		c.Status, c.ClosedAt = assistloop.ConversationClosed, &ts
-		_, err = tx.NewUpdate().Model(c).Column("status", "closed_at", "updated_at").WherePK().Exec(ctx)
-		return err
+		return closeLocked(ctx, tx, c)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return conv, nil
+}
+
+// closeLocked closes the locked conversation c; a closed one stays as it is.
+func closeLocked(ctx context.Context, tx bun.Tx, c *assistloop.Conversation) error {
+	if c.Status == assistloop.ConversationClosed {
+		return nil
+	}
+	ts, err := touch(ctx, tx, c)
+	if err != nil {
+		return err
+	}
+	c.Status, c.ClosedAt = assistloop.ConversationClosed, &ts
+	_, err = tx.NewUpdate().Model(c).Column("status", "closed_at", "updated_at").WherePK().Exec(ctx)
+	return err
 }
 
 // reload reads a just-written message back with its computed sender name.
@@ -460,6 +556,7 @@ func loadEventSubject(ctx context.Context, tx bun.Tx, c *assistloop.Conversation
 	var last []*assistloop.Message
 	err := tx.NewSelect().Model(&last).
 		Where("conversation_id = ?", c.ID).Where("type <> ?", assistloop.MessagePlatformAction).
+		Where(visibleMessage("message")).
 		OrderExpr("created_at DESC, id DESC").Limit(1).Scan(ctx)
 	if err != nil {
 		return s, err

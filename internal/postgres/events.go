@@ -184,6 +184,8 @@ func (s *EventService) RecentEvents(ctx context.Context, agentID string, t assis
 	var events []*assistloop.Event
 	err := s.db.bun.NewSelect().Model(&events).
 		Where("agent_id = ?", agentID).Where("type = ?", t).
+		// A deleted conversation is gone from every Make route, samples too.
+		Where("NOT EXISTS (SELECT 1 FROM conversations AS c WHERE c.id = ?TableAlias.conversation_id AND c.deleted_at IS NOT NULL)").
 		OrderExpr("created_at DESC, seq DESC").Limit(limit).Scan(ctx)
 	if err != nil {
 		return nil, wrap("recent events", err)

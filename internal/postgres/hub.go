@@ -32,7 +32,10 @@ type Hub struct {
 	events     map[*waiter]struct{}
 	messages   map[uuid.UUID]map[*waiter]struct{}
 	deliveries map[*waiter]struct{}
-	started    bool
+	// scheduler wakes this process's message scheduler when a message is
+	// scheduled here (other instances find it on their next poll).
+	scheduler map[*waiter]struct{}
+	started   bool
 }
 
 // waiter is woken by notifications. Its channel has room for one signal, so
@@ -50,7 +53,7 @@ func (w *waiter) wake() {
 
 func newHub(db *bun.DB, log *slog.Logger) *Hub {
 	return &Hub{db: db, log: log, events: map[*waiter]struct{}{}, messages: map[uuid.UUID]map[*waiter]struct{}{},
-		deliveries: map[*waiter]struct{}{}}
+		deliveries: map[*waiter]struct{}{}, scheduler: map[*waiter]struct{}{}}
 }
 
 func (h *Hub) start(ctx context.Context) error {
@@ -111,6 +114,29 @@ func (h *Hub) wakeDeliveries() {
 	defer h.mu.Unlock()
 	for w := range h.deliveries {
 		w.wake()
+	}
+}
+
+// wakeScheduler wakes this process's message schedulers.
+func (h *Hub) wakeScheduler() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for w := range h.scheduler {
+		w.wake()
+	}
+}
+
+// subscribeScheduler returns a waiter woken when a message is scheduled in
+// this process, and a function that unregisters it.
+func (h *Hub) subscribeScheduler() (*waiter, func()) {
+	w := newWaiter()
+	h.mu.Lock()
+	h.scheduler[w] = struct{}{}
+	h.mu.Unlock()
+	return w, func() {
+		h.mu.Lock()
+		delete(h.scheduler, w)
+		h.mu.Unlock()
 	}
 }
 

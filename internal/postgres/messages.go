@@ -22,6 +22,11 @@ var _ assistloop.MessageService = (*MessageService)(nil)
 // The joined rows are one conversation's, so the joins cost one index probe
 // each, whatever the number of messages.
 func selectMessages(idb bun.IDB, dst *[]*assistloop.Message) *bun.SelectQuery {
+	return selectAnyMessages(idb, dst).Where(visibleMessage("?TableAlias"))
+}
+
+// selectAnyMessages is selectMessages with scheduled and cancelled messages.
+func selectAnyMessages(idb bun.IDB, dst *[]*assistloop.Message) *bun.SelectQuery {
 	return idb.NewSelect().Model(dst).
 		ColumnExpr("?TableAlias.*").
 		ColumnExpr(`CASE
@@ -35,6 +40,13 @@ func selectMessages(idb bun.IDB, dst *[]*assistloop.Message) *bun.SelectQuery {
 		Join("LEFT JOIN chat_users AS cu ON cu.id = c.chat_user_id").
 		Join("LEFT JOIN users AS u ON u.id = ?TableAlias.responder_user_id").
 		Where("c.deleted_at IS NULL")
+}
+
+// visibleMessage is the condition on a messages table alias that keeps
+// messages scheduled and not sent yet (or cancelled) out of every list,
+// stream and event.
+func visibleMessage(alias string) string {
+	return "(" + alias + ".scheduled_at IS NULL OR " + alias + ".sent_at IS NOT NULL)"
 }
 
 // FindMessage returns a message of a live conversation in the caller's
@@ -118,7 +130,8 @@ func (s *MessageService) SubscribeMessages(ctx context.Context, conversationID u
 	w, stop := s.db.hub.subscribeMessages(conversationID)
 	var last []*assistloop.Message
 	err := s.db.bun.NewSelect().Model(&last).Column("id", "created_at").
-		Where("conversation_id = ?", conversationID).OrderExpr("created_at DESC, id DESC").Limit(1).Scan(ctx)
+		Where("conversation_id = ?", conversationID).Where(visibleMessage("message")).
+		OrderExpr("created_at DESC, id DESC").Limit(1).Scan(ctx)
 	if err != nil {
 		stop()
 		return nil, wrap("subscribe messages", err)
