@@ -41,14 +41,15 @@ func (q *pruneQueue) PruneDeliveries(ctx context.Context, before time.Time, limi
 // batches until one comes back short, then the loop waits for the next
 // interval; the cut-off is the retention period before now.
 func TestRetentionPrunesInBatchesThenWaits(t *testing.T) {
-	q := &pruneQueue{results: []int{pruneBatch, pruneBatch, 3, 0}, done: make(chan struct{})}
+	done := make(chan struct{})
+	q := &pruneQueue{results: []int{pruneBatch, pruneBatch, 3, 0}, done: done}
 	e := NewEngine(q, nil, Options{Retention: 48 * time.Hour, RetentionInterval: 20 * time.Millisecond}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	start := time.Now()
 	go func() { e.RunRetention(ctx); close(stopped) }()
 	select {
-	case <-q.done:
+	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("retention did not run")
 	}
