@@ -18,6 +18,9 @@ type finished struct {
 // recordBatch caps the results written by one transaction.
 const recordBatch = 256
 
+// claimTimeout bounds one claim query.
+const claimTimeout = 30 * time.Second
+
 // RunDelivery runs this process's delivery workers, as the system
 // principal, until ctx ends: it claims due deliveries, sends up to
 // Concurrency of them at once, and records the attempts in batches. When
@@ -72,8 +75,19 @@ func (e *Engine) RunDelivery(ctx context.Context) {
 		wait := e.opts.IdlePoll
 		if free > 0 {
 			want := min(free, e.opts.ClaimBatch)
-			jobs, err := e.queue.ClaimDeliveries(ctx, want, e.opts.Lease)
-			if err != nil && ctx.Err() == nil {
+			// The claim is not cancelled by a stop: a claim cut off after
+			// the database leased the rows would strand them until their
+			// leases ran out. A stop that arrives meanwhile gives them back.
+			claimCtx, cancelClaim := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+			jobs, err := e.queue.ClaimDeliveries(claimCtx, want, e.opts.Lease)
+			cancelClaim()
+			if ctx.Err() != nil {
+				for _, job := range jobs {
+					out <- finished{release: job}
+				}
+				break
+			}
+			if err != nil {
 				e.log.Error("webhook delivery: claiming failed", "err", err)
 			}
 			for _, job := range jobs {
