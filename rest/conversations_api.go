@@ -252,10 +252,6 @@ var searchConversationsRoute = &route{
 		if err := q.err(); err != nil {
 			return nil, err
 		}
-		data, err := x.run(vars)
-		if err != nil {
-			return nil, err
-		}
 		var out struct {
 			SearchConversations struct {
 				Nodes     []gqlConversation
@@ -263,7 +259,7 @@ var searchConversationsRoute = &route{
 				EndCursor *string
 			}
 		}
-		if err := json.Unmarshal(data, &out); err != nil {
+		if err := x.runInto(vars, &out); err != nil {
 			return nil, err
 		}
 		res := searchResponse{Conversations: make([]conversationDTO, len(out.SearchConversations.Nodes)),
@@ -310,12 +306,8 @@ var getConversationRoute = &route{
   conversation(uuid: $uuid) { ...RestConversation }
 }` + conversationFields,
 	serve: func(x *exchange) (any, error) {
-		data, err := x.run(map[string]any{"uuid": x.pathParam("conversationId")})
-		if err != nil {
-			return nil, err
-		}
 		var out struct{ Conversation gqlConversation }
-		if err := json.Unmarshal(data, &out); err != nil {
+		if err := x.runInto(map[string]any{"uuid": x.pathParam("conversationId")}, &out); err != nil {
 			return nil, err
 		}
 		return out.Conversation.dto(), nil
@@ -455,14 +447,10 @@ var updateConversationRoute = &route{
 		if err := invalid.Err(); err != nil {
 			return nil, err
 		}
-		data, err := x.run(map[string]any{"input": input})
-		if err != nil {
-			return nil, err
-		}
 		var out struct {
 			UpdateConversation struct{ Conversation gqlConversation }
 		}
-		if err := json.Unmarshal(data, &out); err != nil {
+		if err := x.runInto(map[string]any{"input": input}, &out); err != nil {
 			return nil, err
 		}
 		return conversationResponse{Success: true, Conversation: out.UpdateConversation.Conversation.dto()}, nil

@@ -211,12 +211,8 @@ var attachmentDownloadRoute = &route{
   attachment(id: $id) { id fileName contentType size }
 }`,
 	serve: func(x *exchange) (any, error) {
-		data, err := x.run(map[string]any{"id": x.pathParam("attachmentId")})
-		if err != nil {
-			return nil, err
-		}
 		var out struct{ Attachment fileMeta }
-		if err := json.Unmarshal(data, &out); err != nil {
+		if err := x.runInto(map[string]any{"id": x.pathParam("attachmentId")}, &out); err != nil {
 			return nil, err
 		}
 		return x.streamAttachment(out.Attachment)
@@ -233,12 +229,8 @@ var recordingRoute = &route{
   messageRecording(messageId: $id, organizationUuid: $org) { id fileName contentType size }
 }`,
 	serve: func(x *exchange) (any, error) {
-		data, err := x.run(map[string]any{"id": x.pathParam("messageId"), "org": x.pathParam("locationId")})
-		if err != nil {
-			return nil, err
-		}
 		var out struct{ MessageRecording fileMeta }
-		if err := json.Unmarshal(data, &out); err != nil {
+		if err := x.runInto(map[string]any{"id": x.pathParam("messageId"), "org": x.pathParam("locationId")}, &out); err != nil {
 			return nil, err
 		}
 		return x.streamAttachment(out.MessageRecording)
@@ -252,12 +244,8 @@ const transcriptionDocument = `query RestTranscription($id: ID!, $org: ID!) {
 }`
 
 func (x *exchange) transcription() ([]transcriptionSentence, error) {
-	data, err := x.run(map[string]any{"id": x.pathParam("messageId"), "org": x.pathParam("locationId")})
-	if err != nil {
-		return nil, err
-	}
 	var out struct{ MessageTranscription []transcriptionSentence }
-	if err := json.Unmarshal(data, &out); err != nil {
+	if err := x.runInto(map[string]any{"id": x.pathParam("messageId"), "org": x.pathParam("locationId")}, &out); err != nil {
 		return nil, err
 	}
 	return out.MessageTranscription, nil

@@ -99,12 +99,8 @@ var getMessageRoute = &route{
   anyMessage(id: $id) { ...RestMessage }
 }` + messageFields,
 	serve: func(x *exchange) (any, error) {
-		data, err := x.run(map[string]any{"id": x.pathParam("messageId")})
-		if err != nil {
-			return nil, err
-		}
 		var out struct{ AnyMessage gqlMessage }
-		if err := json.Unmarshal(data, &out); err != nil {
+		if err := x.runInto(map[string]any{"id": x.pathParam("messageId")}, &out); err != nil {
 			return nil, err
 		}
 		return out.AnyMessage.dto(), nil
@@ -172,17 +168,13 @@ var sendMessageRoute = &route{
 		if err := invalid.Err(); err != nil {
 			return nil, err
 		}
-		data, err := x.run(map[string]any{"input": input})
-		if err != nil {
-			return nil, err
-		}
 		var out struct {
 			SendOutboundMessage struct {
 				Scheduled bool
 				Message   gqlMessage
 			}
 		}
-		if err := json.Unmarshal(data, &out); err != nil {
+		if err := x.runInto(map[string]any{"input": input}, &out); err != nil {
 			return nil, err
 		}
 		msg := "Message sent."
@@ -246,14 +238,10 @@ var inboundMessageRoute = &route{
 		if err := invalid.Err(); err != nil {
 			return nil, err
 		}
-		data, err := x.run(map[string]any{"input": input})
-		if err != nil {
-			return nil, err
-		}
 		var out struct {
 			AddInboundMessage struct{ Message gqlMessage }
 		}
-		if err := json.Unmarshal(data, &out); err != nil {
+		if err := x.runInto(map[string]any{"input": input}, &out); err != nil {
 			return nil, err
 		}
 		m := out.AddInboundMessage.Message

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -100,6 +101,16 @@ func (x *exchange) pathParam(name string) string { return chi.URLParam(x.r, name
 // the domain error it presents.
 func (x *exchange) run(vars map[string]any) ([]byte, error) {
 	return x.execute(x.r.Context(), x.route.document, vars)
+}
+
+// runInto runs the route's document with vars and decodes its data into
+// dst.
+func (x *exchange) runInto(vars map[string]any, dst any) error {
+	data, err := x.run(vars)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, dst)
 }
 
 func (a *api) execute(ctx context.Context, document string, vars map[string]any) ([]byte, error) {

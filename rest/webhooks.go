@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/assistloop/assistloop/internal/assistloop"
@@ -40,17 +39,13 @@ var subscribeWebhookRoute = &route{
 		if err := invalid.Err(); err != nil {
 			return nil, err
 		}
-		data, err := x.run(map[string]any{"input": input})
-		if err != nil {
-			return nil, err
-		}
 		var out struct {
 			SubscribeWebhook struct {
 				Secret       string
 				Subscription struct{ ID string }
 			}
 		}
-		if err := json.Unmarshal(data, &out); err != nil {
+		if err := x.runInto(map[string]any{"input": input}, &out); err != nil {
 			return nil, err
 		}
 		return webhookResponse{
