@@ -129,7 +129,7 @@ func banner(baseURL string, r *demo.Result) string {
 	fmt.Fprintf(&b, "  agents         %s\n", strings.Join(r.AgentUUIDs, ", "))
 	fmt.Fprintf(&b, "  OAuth client   %s  secret %s\n", r.OAuthClient.ClientID, r.OAuthClient.ClientSecret)
 	fmt.Fprintf(&b, "                 redirect URIs %s\n", strings.Join(r.OAuthClient.RedirectURIs, ", "))
-	fmt.Fprintf(&b, "  access token   %s  (every scope, valid %s)\n\n", r.AccessToken, demo.TokenTTL)
+	fmt.Fprintf(&b, "  access token   %s  (every scope, valid %d days)\n\n", r.AccessToken, int(demo.TokenTTL.Hours()/24))
 	fmt.Fprintf(&b, "Try it:\n  curl -s %s/v1/oauth/me -H 'Authorization: Bearer %s'\n", baseURL, r.AccessToken)
 	fmt.Fprintf(&b, "  GraphQL playground: %s/playground\n", baseURL)
 	return b.String()
