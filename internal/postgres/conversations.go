@@ -118,14 +118,8 @@ func (s *ConversationService) StartConversation(ctx context.Context, in assistlo
 		if err != nil {
 			return err
 		}
-		var chatUser *assistloop.ChatUser
-		if in.ChatUserID != nil {
-			chatUser = new(assistloop.ChatUser)
-			err = tx.NewSelect().Model(chatUser).Where("id = ?", *in.ChatUserID).Where("organization_id = ?", org.ID).Scan(ctx)
-			if err != nil {
-				return notFound("Contact", err)
-			}
-		} else if chatUser, err = upsertChatUser(ctx, tx, org.ID, in.ChatUser, ts); err != nil {
+		chatUser, err := conversationChatUser(ctx, tx, org.ID, in.ChatUserID, in.ChatUser, ts)
+		if err != nil {
 			return err
 		}
 		sessionID := "sess_" + assistloop.RandomString(20)
@@ -194,6 +188,20 @@ func guestName(cu *assistloop.ChatUser) *string {
 	}
 	name := "Guest"
 	return &name
+}
+
+// conversationChatUser returns the customer of a new conversation: the
+// workspace's chat user id when given (ENOTFOUND otherwise), else the one
+// in describes (created, or found by external id).
+func conversationChatUser(ctx context.Context, tx bun.Tx, orgID string, id *string, in *assistloop.ChatUserInput, ts time.Time) (*assistloop.ChatUser, error) {
+	if id == nil {
+		return upsertChatUser(ctx, tx, orgID, in, ts)
+	}
+	cu := new(assistloop.ChatUser)
+	if err := tx.NewSelect().Model(cu).Where("id = ?", *id).Where("organization_id = ?", orgID).Scan(ctx); err != nil {
+		return nil, notFound("Contact", err)
+	}
+	return cu, nil
 }
 
 // upsertChatUser creates the conversation's customer, or updates the one

@@ -106,14 +106,8 @@ func (s *ConversationsAPI) CreateConversation(ctx context.Context, in assistloop
 		if err != nil {
 			return err
 		}
-		var chatUser *assistloop.ChatUser
-		if in.ChatUserID != nil {
-			chatUser = new(assistloop.ChatUser)
-			err := tx.NewSelect().Model(chatUser).Where("id = ?", *in.ChatUserID).Where("organization_id = ?", agent.OrganizationID).Scan(ctx)
-			if err != nil {
-				return notFound("Contact", err)
-			}
-		} else if chatUser, err = upsertChatUser(ctx, tx, agent.OrganizationID, in.ChatUser, ts); err != nil {
+		chatUser, err := conversationChatUser(ctx, tx, agent.OrganizationID, in.ChatUserID, in.ChatUser, ts)
+		if err != nil {
 			return err
 		}
 		conv = &assistloop.Conversation{ID: uuid.New(), OrganizationID: agent.OrganizationID, AgentID: agent.ID,
