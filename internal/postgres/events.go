@@ -117,7 +117,7 @@ func (s *EventService) StreamEvents(ctx context.Context, after *uuid.UUID, types
 					return
 				}
 				s.db.log.Error("event stream query failed", "err", err)
-				resetTimer(timer, s.IdlePoll)
+				timer.Reset(s.IdlePoll)
 				continue
 			}
 			for _, r := range rows {
@@ -130,11 +130,11 @@ func (s *EventService) StreamEvents(ctx context.Context, after *uuid.UUID, types
 			}
 			switch {
 			case len(rows) == s.BatchSize:
-				resetTimer(timer, 0)
+				timer.Reset(0)
 			case blocked:
-				resetTimer(timer, s.BlockedPoll)
+				timer.Reset(s.BlockedPoll)
 			default:
-				resetTimer(timer, s.IdlePoll)
+				timer.Reset(s.IdlePoll)
 			}
 		}
 	}()

@@ -174,18 +174,8 @@ func (s *MessageService) SubscribeMessages(ctx context.Context, conversationID u
 			if len(ms) == 100 {
 				w.wake() // more to read
 			}
-			resetTimer(timer, messagePoll)
+			timer.Reset(messagePoll)
 		}
 	}()
 	return out, nil
-}
-
-func resetTimer(t *time.Timer, d time.Duration) {
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
-	t.Reset(d)
 }

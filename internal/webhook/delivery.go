@@ -114,7 +114,7 @@ func (e *Engine) RunDelivery(ctx context.Context) {
 				}
 			}
 		}
-		resetTimer(timer, wait)
+		timer.Reset(max(wait, 0)) // since Go 1.23 a Reset never delivers a stale tick
 		select {
 		case <-ctx.Done():
 		case <-wake:
@@ -220,14 +220,4 @@ func (e *Engine) retryWrite(ctx context.Context, what string, write func(context
 		e.log.Error("webhook delivery: "+what+" failed", "err", err, "try", i+1)
 		time.Sleep(pause)
 	}
-}
-
-func resetTimer(t *time.Timer, d time.Duration) {
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
-	t.Reset(max(d, 0))
 }
