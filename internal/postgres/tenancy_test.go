@@ -75,7 +75,6 @@ func TestTenancy(t *testing.T) {
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
 			wantCode(t, c.call(b.ctx), assistloop.ENOTFOUND)
-			// A non-existent id answers the same.
 		})
 	}
 
